@@ -1,0 +1,216 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"text/tabwriter"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	_ "github.com/lib/pq"
+
+	"tenantgraph/migrations"
+	"tenantgraph/server"
+	"tenantgraph/tenancy"
+)
+
+// openDB connects to PostgreSQL and checks that it answers.
+func openDB(ctx context.Context, dsn string) (*sqlx.DB, error) {
+	db, err := sqlx.Open("postgres", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	db.SetMaxOpenConns(32)
+	db.SetMaxIdleConns(32)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := db.PingContext(pctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("connect to database: %w", err)
+	}
+	return db, nil
+}
+
+func runServe(ctx context.Context, cfg Config, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfg.bindServe(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	logger, err := cfg.newLogger(stderr)
+	if err != nil {
+		return err
+	}
+	app, err := NewApp(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer app.Close()
+
+	ln, err := net.Listen("tcp", cfg.ListenAddr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	srv := &http.Server{Handler: app.Handler, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	logger.Info("listening", "addr", ln.Addr().String())
+
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down", "timeout", cfg.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+func runMigrate(ctx context.Context, cfg Config, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfg.bindCommon(fs)
+	parallel := fs.Int("parallel", 4, "tenants migrated at once")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	db, err := openDB(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	return migrateAll(ctx, db, cfg.DatabaseURL, *parallel, stdout)
+}
+
+// migrateAll migrates the administration schema, then every tenant,
+// printing a line per tenant.
+func migrateAll(ctx context.Context, db *sqlx.DB, dsn string, parallel int, stdout io.Writer) error {
+	n, err := migrations.MigrateAdmin(ctx, db.DB)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "administration: applied %d\n", n)
+	results, err := migrations.MigrateTenants(ctx, db.DB, dsn, migrations.TenantOptions{
+		Parallel: parallel,
+		Report:   func(r migrations.TenantResult) { fmt.Fprintln(stdout, r) },
+	})
+	if err != nil {
+		return err
+	}
+	if len(results) == 0 {
+		fmt.Fprintln(stdout, "tenants: all current")
+	}
+	return nil
+}
+
+func runTenant(ctx context.Context, cfg Config, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return errors.New("tenant: want create, list, drop or refresh")
+	}
+	fs := flag.NewFlagSet("tenant "+args[0], flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfg.bindCommon(fs)
+	var in tenancy.NewTenant
+	var confirm string
+	switch args[0] {
+	case "create":
+		fs.StringVar(&in.Name, "name", "", "country name, e.g. Mexico")
+		fs.StringVar(&in.OfficialName, "official-name", "", "official name, e.g. United Mexican States")
+		fs.StringVar(&in.Alias, "alias", "", "short alias, e.g. MX")
+		fs.StringVar(&in.AreaCode, "area-code", "", "telephone area code, e.g. 52")
+	case "drop":
+		fs.StringVar(&in.Alias, "alias", "", "alias of the country to drop")
+		fs.StringVar(&confirm, "confirm", "", "the alias again: dropping destroys the country's data")
+	case "refresh":
+		fs.StringVar(&in.Alias, "alias", "", "alias of the country whose API to rebuild")
+	case "list":
+	default:
+		return fmt.Errorf("tenant: unknown subcommand %q; want create, list, drop or refresh", args[0])
+	}
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	db, err := openDB(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	store := tenancy.NewStore(db, cfg.DatabaseURL)
+
+	switch args[0] {
+	case "create":
+		if in.Name == "" || in.Alias == "" {
+			return errors.New("tenant create: --name and --alias are required")
+		}
+		start := time.Now()
+		t, err := store.Create(ctx, in)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "created %s (%s) in schema %s in %s\n", t.Name, t.Alias, t.Namespace, time.Since(start).Round(time.Millisecond))
+	case "list":
+		ts, err := store.List(ctx)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ALIAS\tNAME\tOFFICIAL NAME\tAREA CODE\tSCHEMA\tVERSION")
+		for _, t := range ts {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\n", t.Alias, t.Name, t.OfficialName, t.AreaCode, t.Namespace, t.SchemaVersion)
+		}
+		return tw.Flush()
+	case "drop":
+		if in.Alias == "" {
+			return errors.New("tenant drop: --alias is required")
+		}
+		if err := store.Drop(ctx, in.Alias, confirm); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "dropped %s\n", in.Alias)
+	case "refresh":
+		if in.Alias == "" {
+			return errors.New("tenant refresh: --alias is required")
+		}
+		v, err := store.Refresh(ctx, in.Alias)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%s is now at schema version %d; every replica rebuilds it\n", in.Alias, v)
+	}
+	return nil
+}
+
+// App is the wired server: what `serve` runs and what end-to-end tests
+// start.
+type App struct {
+	DB      *sqlx.DB
+	Tenants *tenancy.Store
+	Handler http.Handler
+}
+
+// NewApp connects to the database and wires every part of the server.
+func NewApp(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
+	db, err := openDB(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return nil, err
+	}
+	tenants := tenancy.NewStore(db, cfg.DatabaseURL)
+	tenants.Logger = logger
+	srv := server.New(server.Options{DB: db, Logger: logger})
+	return &App{DB: db, Tenants: tenants, Handler: srv}, nil
+}
+
+// Close releases what NewApp acquired.
+func (a *App) Close() error { return a.DB.Close() }

@@ -1,0 +1,159 @@
+// Package server is the HTTP edge: routes, middleware, the GraphQL-over-HTTP
+// handler and the mapping of errors to statuses and GraphQL error codes.
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"tenantgraph/migrations"
+)
+
+// Server holds what the HTTP handlers need.
+type Server struct {
+	db     *sqlx.DB
+	logger *slog.Logger
+	mux    *http.ServeMux
+}
+
+// Options configures a Server.
+type Options struct {
+	DB *sqlx.DB
+	// Logger receives one line per request; nil discards.
+	Logger *slog.Logger
+}
+
+// New returns a Server with every route registered.
+func New(opts Options) *Server {
+	s := &Server{db: opts.DB, logger: opts.Logger, mux: http.NewServeMux()}
+	if s.logger == nil {
+		s.logger = slog.New(slog.DiscardHandler)
+	}
+	s.mux.HandleFunc("GET /healthz", s.healthz)
+	s.mux.HandleFunc("GET /readyz", s.readyz)
+	return s
+}
+
+// Handle registers h for pattern on the server's mux; it lets the wiring
+// add routes owned by other packages.
+func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
+
+// ServeHTTP runs the middleware chain and the routes.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.logRequests(s.recoverPanics(s.mux)).ServeHTTP(w, r)
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// readyz answers 200 only when the database answers and every migration,
+// administration and tenant, is applied.
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	ok, err := migrations.Current(ctx, s.db.DB)
+	switch {
+	case err != nil:
+		s.logger.Warn("not ready", "err", err)
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "database unavailable"})
+	case !ok:
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "migrations pending"})
+	default:
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	}
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+type ctxKey int
+
+const requestIDKey ctxKey = iota
+
+// RequestID returns the id the logging middleware gave the request.
+func RequestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey).(string)
+	return id
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+	bytes  int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	n, err := s.ResponseWriter.Write(b)
+	s.bytes += n
+	return n, err
+}
+
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// logRequests gives each request an id and writes one line when it ends.
+func (s *Server) logRequests(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		var b [8]byte
+		rand.Read(b[:])
+		id := hex.EncodeToString(b[:])
+		w.Header().Set("X-Request-Id", id)
+		rec := &statusRecorder{ResponseWriter: w}
+		// The mux records path values on the request it is given, so log
+		// from that copy.
+		r = r.WithContext(context.WithValue(r.Context(), requestIDKey, id))
+		next.ServeHTTP(rec, r)
+		s.logger.LogAttrs(r.Context(), slog.LevelInfo, "request",
+			slog.String("method", r.Method),
+			slog.String("path", r.URL.Path),
+			slog.Int("status", rec.status),
+			slog.Int("bytes", rec.bytes),
+			slog.Duration("duration", time.Since(start)),
+			slog.String("tenant", r.PathValue("alias")),
+			slog.String("request_id", id),
+		)
+	})
+}
+
+// recoverPanics turns a panic in a handler into a 500 and a log line, so
+// one bad request never takes the process down.
+func (s *Server) recoverPanics(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.logger.Error("panic", "path", r.URL.Path, "panic", v)
+				writeJSON(w, http.StatusInternalServerError, map[string]any{
+					"errors": []map[string]any{{
+						"message":    "internal server error",
+						"extensions": map[string]any{"code": "INTERNAL_SERVER_ERROR"},
+					}},
+				})
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}

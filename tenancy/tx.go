@@ -1,0 +1,56 @@
+package tenancy
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+)
+
+// TxOptions tunes a unit of work run by InTx.
+type TxOptions struct {
+	// ReadOnly starts a read-only transaction.
+	ReadOnly bool
+	// StatementTimeout bounds each statement; zero keeps the server's.
+	StatementTimeout time.Duration
+}
+
+// InTx runs fn in a transaction whose search_path is the tenant schema
+// namespace alone. The path is set with set_config(..., true), so it ends
+// with the transaction and no pooled connection carries it to the next
+// user. fn's error, or a cancelled ctx, rolls everything back.
+// Administration tables must be referenced schema-qualified inside fn.
+func InTx(ctx context.Context, db *sqlx.DB, namespace string, opts TxOptions, fn func(*sqlx.Tx) error) (err error) {
+	tx, err := db.BeginTxx(ctx, &sql.TxOptions{ReadOnly: opts.ReadOnly})
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			tx.Rollback()
+		}
+	}()
+	timeout := "0"
+	if opts.StatementTimeout > 0 {
+		timeout = strconv.FormatInt(opts.StatementTimeout.Milliseconds(), 10)
+	}
+	// One round trip for both settings. A zero timeout keeps the server's
+	// setting rather than disabling it.
+	if _, err := tx.ExecContext(ctx, `
+		SELECT set_config('search_path', $1, true),
+		       CASE WHEN $2 <> '0' THEN set_config('statement_timeout', $2, true) END`,
+		pq.QuoteIdentifier(namespace), timeout); err != nil {
+		return fmt.Errorf("enter tenant %s: %w", namespace, err)
+	}
+	if err := fn(tx); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
