@@ -16,6 +16,7 @@ import (
 	_ "github.com/lib/pq"
 
 	"tenantgraph/migrations"
+	"tenantgraph/schema"
 	"tenantgraph/server"
 	"tenantgraph/tenancy"
 )
@@ -195,9 +196,10 @@ func runTenant(ctx context.Context, cfg Config, args []string, stdout, stderr io
 // App is the wired server: what `serve` runs and what end-to-end tests
 // start.
 type App struct {
-	DB      *sqlx.DB
-	Tenants *tenancy.Store
-	Handler http.Handler
+	DB       *sqlx.DB
+	Tenants  *tenancy.Store
+	Registry *schema.Registry
+	Handler  http.Handler
 }
 
 // NewApp connects to the database and wires every part of the server.
@@ -208,8 +210,20 @@ func NewApp(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) 
 	}
 	tenants := tenancy.NewStore(db, cfg.DatabaseURL)
 	tenants.Logger = logger
-	srv := server.New(server.Options{DB: db, Logger: logger})
-	return &App{DB: db, Tenants: tenants, Handler: srv}, nil
+	registry := schema.NewRegistry(db, &schema.Options{
+		StatementTimeout: cfg.StatementTimeout,
+		MaxDepth:         cfg.MaxDepth,
+		Logger:           logger,
+	}, cfg.MaxSchemas)
+	srv := server.New(server.Options{
+		DB:           db,
+		Tenants:      tenancy.NewDirectory(tenants),
+		Registry:     registry,
+		MaxBodyBytes: cfg.MaxBodyBytes,
+		BaseDomain:   cfg.BaseDomain,
+		Logger:       logger,
+	})
+	return &App{DB: db, Tenants: tenants, Registry: registry, Handler: srv}, nil
 }
 
 // Close releases what NewApp acquired.

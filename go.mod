@@ -11,6 +11,7 @@ require (
 )
 
 require (
+	github.com/graphql-go/graphql v0.8.1 // indirect
 	github.com/mfridman/interpolate v0.2.0 // indirect
 	github.com/sethvargo/go-retry v0.5.0 // indirect
 	go.uber.org/multierr v1.11.0 // indirect

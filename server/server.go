@@ -9,35 +9,63 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
 
 	"tenantgraph/migrations"
+	"tenantgraph/schema"
+	"tenantgraph/tenancy"
 )
 
 // Server holds what the HTTP handlers need.
 type Server struct {
-	db     *sqlx.DB
-	logger *slog.Logger
-	mux    *http.ServeMux
+	db         *sqlx.DB
+	logger     *slog.Logger
+	mux        *http.ServeMux
+	tenants    *tenancy.Directory
+	registry   *schema.Registry
+	maxBody    int64
+	baseDomain string
 }
 
 // Options configures a Server.
 type Options struct {
-	DB *sqlx.DB
+	DB       *sqlx.DB
+	Tenants  *tenancy.Directory
+	Registry *schema.Registry
+	// MaxBodyBytes bounds a request body; zero means 1 MiB.
+	MaxBodyBytes int64
+	// BaseDomain, when set, makes {alias}.<BaseDomain>/graphql serve that
+	// tenant.
+	BaseDomain string
 	// Logger receives one line per request; nil discards.
 	Logger *slog.Logger
 }
 
 // New returns a Server with every route registered.
 func New(opts Options) *Server {
-	s := &Server{db: opts.DB, logger: opts.Logger, mux: http.NewServeMux()}
+	s := &Server{
+		db:         opts.DB,
+		logger:     opts.Logger,
+		mux:        http.NewServeMux(),
+		tenants:    opts.Tenants,
+		registry:   opts.Registry,
+		maxBody:    opts.MaxBodyBytes,
+		baseDomain: strings.ToLower(strings.TrimPrefix(opts.BaseDomain, ".")),
+	}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
 	}
+	if s.maxBody <= 0 {
+		s.maxBody = 1 << 20
+	}
 	s.mux.HandleFunc("GET /healthz", s.healthz)
 	s.mux.HandleFunc("GET /readyz", s.readyz)
+	s.mux.HandleFunc("/country/{alias}/graphql", s.graphql)
+	s.mux.HandleFunc("/graphql", s.graphql)
+	s.mux.HandleFunc("GET /country/{alias}/schema.graphql", s.sdl)
 	return s
 }
 

@@ -1,0 +1,233 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"tenantgraph/schema"
+	"tenantgraph/tenancy"
+)
+
+// Media types of GraphQL over HTTP.
+const (
+	mediaGraphQLResponse = "application/graphql-response+json"
+	mediaJSON            = "application/json"
+)
+
+// gqlError writes a response holding one error and no data.
+func gqlError(w http.ResponseWriter, r *http.Request, status int, code, msg string) {
+	body := map[string]any{"errors": []map[string]any{{"message": msg, "extensions": map[string]any{"code": code}}}}
+	w.Header().Set("Content-Type", responseType(r))
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(body)
+}
+
+// responseType picks the response media type from Accept: the GraphQL
+// response type when the client names it, JSON otherwise.
+func responseType(r *http.Request) string {
+	for _, part := range strings.Split(r.Header.Get("Accept"), ",") {
+		mt, _, err := mime.ParseMediaType(strings.TrimSpace(part))
+		if err == nil && mt == mediaGraphQLResponse {
+			return mediaGraphQLResponse + "; charset=utf-8"
+		}
+	}
+	return mediaJSON + "; charset=utf-8"
+}
+
+// tenant finds the request's tenant: the path's {alias} first, then the
+// X-Tenant header, then a subdomain of the base domain.
+func (s *Server) tenant(r *http.Request) (*tenancy.Tenant, error) {
+	alias := r.PathValue("alias")
+	if alias == "" {
+		alias = r.Header.Get("X-Tenant")
+	}
+	if alias == "" && s.baseDomain != "" {
+		host := r.Host
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			host = h
+		}
+		if sub, ok := strings.CutSuffix(strings.ToLower(host), "."+s.baseDomain); ok && !strings.Contains(sub, ".") {
+			alias = sub
+		}
+	}
+	if alias == "" {
+		return nil, tenancy.ErrNotFound
+	}
+	return s.tenants.Lookup(r.Context(), alias)
+}
+
+// decodeRequest reads a GraphQL request from a GET query string or a POST
+// JSON body. It writes the error response itself and returns false when the
+// request is unusable.
+func (s *Server) decodeRequest(w http.ResponseWriter, r *http.Request) (schema.Request, bool) {
+	var req schema.Request
+	var raw struct {
+		Query         *string         `json:"query"`
+		OperationName *string         `json:"operationName"`
+		Variables     json.RawMessage `json:"variables"`
+		Extensions    json.RawMessage `json:"extensions"`
+	}
+	switch r.Method {
+	case http.MethodGet:
+		q := r.URL.Query()
+		if q.Has("query") {
+			v := q.Get("query")
+			raw.Query = &v
+		}
+		if v := q.Get("operationName"); v != "" {
+			raw.OperationName = &v
+		}
+		if v := q.Get("variables"); v != "" {
+			raw.Variables = json.RawMessage(v)
+		}
+	case http.MethodPost:
+		mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+		if err != nil || (mt != mediaJSON && mt != "application/graphql+json") {
+			gqlError(w, r, http.StatusUnsupportedMediaType, schema.CodeBadUserInput,
+				"send the request as JSON with Content-Type: application/json")
+			return req, false
+		}
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.maxBody))
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			gqlError(w, r, http.StatusRequestEntityTooLarge, schema.CodeBadUserInput,
+				"the request body is larger than the limit of "+itoa(s.maxBody)+" bytes")
+			return req, false
+		}
+		if err != nil {
+			gqlError(w, r, http.StatusBadRequest, schema.CodeBadUserInput, "could not read the request body")
+			return req, false
+		}
+		dec := json.NewDecoder(bytes.NewReader(body))
+		dec.UseNumber()
+		if err := dec.Decode(&raw); err != nil || dec.More() {
+			gqlError(w, r, http.StatusBadRequest, schema.CodeBadUserInput,
+				"the body is not a JSON object of the form {\"query\": ..., \"variables\": {...}}")
+			return req, false
+		}
+	default:
+		w.Header().Set("Allow", "GET, POST")
+		gqlError(w, r, http.StatusMethodNotAllowed, schema.CodeBadUserInput, "use GET or POST")
+		return req, false
+	}
+	if raw.Query == nil || strings.TrimSpace(*raw.Query) == "" {
+		gqlError(w, r, http.StatusBadRequest, schema.CodeBadUserInput, "the request has no query")
+		return req, false
+	}
+	req.Query = *raw.Query
+	if raw.OperationName != nil {
+		req.OperationName = *raw.OperationName
+	}
+	if len(raw.Variables) > 0 && string(raw.Variables) != "null" {
+		dec := json.NewDecoder(bytes.NewReader(raw.Variables))
+		dec.UseNumber()
+		if err := dec.Decode(&req.Variables); err != nil {
+			gqlError(w, r, http.StatusBadRequest, schema.CodeBadUserInput, "variables must be a JSON object")
+			return req, false
+		}
+	}
+	if len(raw.Extensions) > 0 && string(raw.Extensions) != "null" {
+		var ext map[string]any
+		if err := json.Unmarshal(raw.Extensions, &ext); err != nil {
+			gqlError(w, r, http.StatusBadRequest, schema.CodeBadUserInput, "extensions must be a JSON object")
+			return req, false
+		}
+	}
+	return req, true
+}
+
+// graphql serves one tenant's GraphQL endpoint.
+func (s *Server) graphql(w http.ResponseWriter, r *http.Request) {
+	t, err := s.tenant(r)
+	if errors.Is(err, tenancy.ErrNotFound) {
+		gqlError(w, r, http.StatusNotFound, schema.CodeNotFound, "no such country; check the alias in the URL")
+		return
+	}
+	if err != nil {
+		s.logger.Error("tenant lookup", "err", err)
+		gqlError(w, r, http.StatusServiceUnavailable, schema.CodeInternal, "the server cannot reach its database")
+		return
+	}
+	req, ok := s.decodeRequest(w, r)
+	if !ok {
+		return
+	}
+	built, err := s.registry.Get(r.Context(), t)
+	if err != nil {
+		s.logger.Error("schema build", "tenant", t.Alias, "err", err)
+		gqlError(w, r, http.StatusInternalServerError, schema.CodeInternal, "the country's API could not be built")
+		return
+	}
+	resp := built.Execute(r.Context(), s.db, req, r.Method == http.MethodPost)
+	if resp.Retryable && hasCode(resp, schema.CodeSchemaChanged) {
+		// The schema changed under the request: run it once more on the
+		// newest schema, which the change published before committing.
+		if nb, err := s.registry.Get(r.Context(), t); err == nil && nb != built {
+			resp = nb.Execute(r.Context(), s.db, req, r.Method == http.MethodPost)
+		}
+	}
+	s.writeResponse(w, r, resp)
+}
+
+func hasCode(resp *schema.Response, code string) bool {
+	for _, e := range resp.Errors {
+		if e.Extensions["code"] == code {
+			return true
+		}
+	}
+	return false
+}
+
+// writeResponse encodes resp with the status GraphQL over HTTP asks for:
+// 405 for a mutation over GET; for a request that never ran, 400 with the
+// GraphQL response type and 200 with plain JSON; 200 once it ran.
+func (s *Server) writeResponse(w http.ResponseWriter, r *http.Request, resp *schema.Response) {
+	ct := responseType(r)
+	status := http.StatusOK
+	switch {
+	case resp.Stage == schema.StageMethod:
+		w.Header().Set("Allow", "POST")
+		status = http.StatusMethodNotAllowed
+	case resp.Stage == schema.StageRequest && strings.HasPrefix(ct, mediaGraphQLResponse):
+		status = http.StatusBadRequest
+	}
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(resp); err != nil {
+		s.logger.Error("encode response", "err", err)
+		gqlError(w, r, http.StatusInternalServerError, schema.CodeInternal, "internal server error")
+		return
+	}
+	w.Header().Set("Content-Type", ct)
+	w.WriteHeader(status)
+	w.Write(buf.Bytes())
+}
+
+// sdl serves the tenant's schema as SDL.
+func (s *Server) sdl(w http.ResponseWriter, r *http.Request) {
+	t, err := s.tenant(r)
+	if errors.Is(err, tenancy.ErrNotFound) {
+		http.Error(w, "no such country", http.StatusNotFound)
+		return
+	}
+	if err != nil {
+		http.Error(w, "the server cannot reach its database", http.StatusServiceUnavailable)
+		return
+	}
+	built, err := s.registry.Get(r.Context(), t)
+	if err != nil {
+		http.Error(w, "the country's API could not be built", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("X-Schema-Version", itoa(built.Version))
+	io.WriteString(w, schema.PrintSDL(&built.Schema))
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
