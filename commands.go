@@ -15,6 +15,7 @@ import (
 	"github.com/jmoiron/sqlx"
 	_ "github.com/lib/pq"
 
+	"tenantgraph/ddl"
 	"tenantgraph/migrations"
 	"tenantgraph/schema"
 	"tenantgraph/server"
@@ -55,6 +56,12 @@ func runServe(ctx context.Context, cfg Config, args []string, stderr io.Writer) 
 		return err
 	}
 	defer app.Close()
+
+	go func() {
+		if err := app.Watcher.Run(ctx, cfg.DatabaseURL); err != nil {
+			logger.Error("change listener stopped; replicas' changes reach this server only by its periodic check", "err", err)
+		}
+	}()
 
 	ln, err := net.Listen("tcp", cfg.ListenAddr)
 	if err != nil {
@@ -199,6 +206,7 @@ type App struct {
 	DB       *sqlx.DB
 	Tenants  *tenancy.Store
 	Registry *schema.Registry
+	Watcher  *schema.Watcher
 	Handler  http.Handler
 }
 
@@ -213,17 +221,20 @@ func NewApp(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) 
 	registry := schema.NewRegistry(db, &schema.Options{
 		StatementTimeout: cfg.StatementTimeout,
 		MaxDepth:         cfg.MaxDepth,
+		Changer:          ddl.NewChanger(db, cfg.DDLLockTimeout),
 		Logger:           logger,
 	}, cfg.MaxSchemas)
+	dir := tenancy.NewDirectory(tenants)
+	watcher := &schema.Watcher{Registry: registry, Directory: dir, Interval: cfg.CheckInterval}
 	srv := server.New(server.Options{
 		DB:           db,
-		Tenants:      tenancy.NewDirectory(tenants),
+		Tenants:      dir,
 		Registry:     registry,
 		MaxBodyBytes: cfg.MaxBodyBytes,
 		BaseDomain:   cfg.BaseDomain,
 		Logger:       logger,
 	})
-	return &App{DB: db, Tenants: tenants, Registry: registry, Handler: srv}, nil
+	return &App{DB: db, Tenants: tenants, Registry: registry, Watcher: watcher, Handler: srv}, nil
 }
 
 // Close releases what NewApp acquired.

@@ -51,7 +51,12 @@ func mustSub(dir string) fs.FS {
 func MigrateAdmin(ctx context.Context, db *sql.DB) (applied int, err error) {
 	// The version table must live in the administration schema, which the
 	// first migration creates; goose creates its table before running it.
-	if _, err := db.ExecContext(ctx, `CREATE SCHEMA IF NOT EXISTS `+AdminSchema); err != nil {
+	// NOTE: two sessions running CREATE SCHEMA IF NOT EXISTS at once can
+	// both miss the schema, and the loser fails with a unique violation on
+	// pg_namespace; by then the winner has committed it, so that is success.
+	var pqErr *pq.Error
+	_, err = db.ExecContext(ctx, `CREATE SCHEMA IF NOT EXISTS `+AdminSchema)
+	if err != nil && !(errors.As(err, &pqErr) && pqErr.Code == "23505") {
 		return 0, fmt.Errorf("create administration schema: %w", err)
 	}
 	p, err := newProvider(db, AdminFS, AdminSchema)

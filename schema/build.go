@@ -7,6 +7,7 @@ import (
 
 	"github.com/graphql-go/graphql"
 
+	"tenantgraph/ddl"
 	"tenantgraph/tenancy"
 )
 
@@ -21,9 +22,11 @@ type Built struct {
 	// Omitted lists what the catalog holds that the API leaves out, and why.
 	Omitted []string
 
-	opts   *Options
-	tables map[string]*table
-	docs   docCache
+	opts     *Options
+	tenant   tenancy.Tenant
+	registry *Registry // nil when built outside a registry
+	tables   map[string]*table
+	docs     docCache
 }
 
 // builder holds the types of one schema under construction. Every type is
@@ -60,6 +63,7 @@ func Build(t *tenancy.Tenant, cat *tenancy.Catalog, opts *Options) (*Built, erro
 		TenantID:  t.ID,
 		Namespace: t.Namespace,
 		opts:      opts,
+		tenant:    *t,
 		tables:    map[string]*table{},
 	}
 	b.creator = graphql.NewObject(graphql.ObjectConfig{
@@ -71,8 +75,12 @@ func Build(t *tenancy.Tenant, cat *tenancy.Catalog, opts *Options) (*Built, erro
 		},
 	})
 	b.addAdministrative()
+	b.addChanges()
 
-	taken := reservedTypeNames()
+	taken := map[string]bool{}
+	for n := range ddl.ReservedTypeNames {
+		taken[n] = true
+	}
 	for _, ct := range cat.Tables {
 		tbl, omitted := newTable(t.Namespace, ct)
 		built.Omitted = append(built.Omitted, omitted...)
@@ -83,7 +91,7 @@ func Build(t *tenancy.Tenant, cat *tenancy.Catalog, opts *Options) (*Built, erro
 			built.Omitted = append(built.Omitted, fmt.Sprintf("table %s: %s", tbl.name, clash))
 			continue
 		}
-		for _, n := range tableTypeNames(tbl.typeName) {
+		for _, n := range ddl.TypeNames(tbl.name) {
 			taken[n] = true
 		}
 		built.tables[tbl.name] = tbl
@@ -102,32 +110,12 @@ func Build(t *tenancy.Tenant, cat *tenancy.Catalog, opts *Options) (*Built, erro
 	return built, nil
 }
 
-// reservedTypeNames are type names the schema defines whatever the tables.
-func reservedTypeNames() map[string]bool {
-	m := map[string]bool{}
-	for _, n := range []string{
-		"Query", "Mutation", "Subscription", "Creator", "Brand", "BrandList", "Extra", "ExtraList",
-		"ExtraType", "String", "Int", "Float", "Boolean", "ID", "BigInt", "Date", "DateTime", "Time",
-	} {
-		m[n] = true
-	}
-	for _, info := range kindInfo {
-		m[info.filter] = true
-	}
-	return m
-}
-
-// tableTypeNames are the type names a table with type name n adds.
-func tableTypeNames(n string) []string {
-	return []string{n, n + "List", n + "Filter", n + "OrderBy", n + "Input", n + "Patch"}
-}
-
 // tableNameClash says why tbl cannot be added, or "".
 func (b *builder) tableNameClash(tbl *table, taken map[string]bool) string {
 	if !graphQLName.MatchString(tbl.name) || strings.HasPrefix(tbl.name, "__") {
 		return "name is not usable in GraphQL"
 	}
-	for _, n := range tableTypeNames(tbl.typeName) {
+	for _, n := range ddl.TypeNames(tbl.name) {
 		if taken[n] || strings.HasPrefix(n, "__") {
 			return fmt.Sprintf("its type name %s clashes with another type", n)
 		}

@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/lib/pq"
+
+	"tenantgraph/ddl"
 )
 
 // Error codes carried in a GraphQL error's extensions.code.
@@ -66,6 +69,12 @@ func classify(err error) *Error {
 	}
 	if errors.Is(err, context.Canceled) {
 		return &Error{Code: CodeTimeout, Message: "the request was cancelled; nothing was changed", Retryable: true, Err: err}
+	}
+	switch {
+	case errors.Is(err, ddl.ErrInvalid), errors.Is(err, ddl.ErrConflict):
+		return &Error{Code: CodeBadUserInput, Message: strings.TrimPrefix(strings.TrimPrefix(err.Error(), "invalid: "), "conflict: "), Err: err}
+	case errors.Is(err, ddl.ErrNotFound):
+		return &Error{Code: CodeNotFound, Message: strings.TrimPrefix(err.Error(), "not found: "), Err: err}
 	}
 	var pqErr *pq.Error
 	if errors.As(err, &pqErr) {

@@ -193,7 +193,7 @@ func (b *Built) Execute(ctx context.Context, db *sqlx.DB, req Request, allowMuta
 		}
 		return nil
 	})
-	resp = &Response{Stage: StageExecuted, Extensions: map[string]any{"schemaVersion": b.Version}}
+	resp = &Response{Stage: StageExecuted, Extensions: map[string]any{"schemaVersion": max(b.Version, st.version)}}
 	switch {
 	case txErr == nil || errors.Is(txErr, errRollback):
 		resp.Data = result.Data

@@ -9,6 +9,7 @@ import (
 	"github.com/graphql-go/graphql"
 	"github.com/lib/pq"
 
+	"tenantgraph/ddl"
 	"tenantgraph/tenancy"
 )
 
@@ -116,7 +117,7 @@ func newTable(namespace string, ct tenancy.Table) (*table, []string) {
 	t := &table{
 		name:     ct.Name,
 		quoted:   pq.QuoteIdentifier(namespace) + "." + pq.QuoteIdentifier(ct.Name),
-		typeName: TypeName(ct.Name),
+		typeName: ddl.TypeName(ct.Name),
 		byName:   map[string]*column{},
 	}
 	var omitted []string
@@ -158,19 +159,6 @@ func newTable(namespace string, ct tenancy.Table) (*table, []string) {
 		return nil, append(omitted, fmt.Sprintf("table %s: no id column", ct.Name))
 	}
 	return t, omitted
-}
-
-// TypeName is the GraphQL type name of a table: PascalCase of its name
-// (toyota -> Toyota, land_rover -> LandRover).
-func TypeName(tableName string) string {
-	var b strings.Builder
-	for _, part := range strings.Split(tableName, "_") {
-		if part == "" {
-			continue
-		}
-		b.WriteString(strings.ToUpper(part[:1]) + part[1:])
-	}
-	return b.String()
 }
 
 // scanTarget returns a fresh destination for one column of kind k.

@@ -201,5 +201,6 @@ func (r *Registry) build(ctx context.Context, t *tenancy.Tenant) (*Built, error)
 	if err != nil {
 		return nil, fmt.Errorf("tenant %s: %w", t.Alias, err)
 	}
+	b.registry = r
 	return b, nil
 }

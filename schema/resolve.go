@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -14,6 +15,8 @@ import (
 	"github.com/graphql-go/graphql/language/ast"
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
+
+	"tenantgraph/ddl"
 )
 
 // Options tunes how schemas are built and requests run. The zero value
@@ -29,6 +32,9 @@ type Options struct {
 	// UserID returns the signed-in user's id, recorded as a new row's
 	// creator; nil or false leaves user_id null.
 	UserID func(context.Context) (int64, bool)
+	// Changer runs the mutations that change a tenant's shape; nil leaves
+	// them out of the schema.
+	Changer *ddl.Changer
 	// Logger receives internal errors; nil discards them.
 	Logger *slog.Logger
 }
@@ -46,6 +52,9 @@ type execState struct {
 	tx      *sqlx.Tx
 	built   *Built
 	rawVars map[string]any
+	// version is the newest schema version a mutation of the request
+	// published, reported in the response's extensions.
+	version int64
 }
 
 type stateKey struct{}
@@ -390,3 +399,5 @@ func loadCreators(ctx context.Context, rows []map[string]any) (map[string]map[st
 }
 
 const defaultStatementTimeout = 5 * time.Second
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"tenantgraph/schema"
 	"tenantgraph/tenancy"
@@ -159,6 +160,9 @@ func (s *Server) graphql(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	if t, ok = s.awaitVersion(w, r, t); !ok {
+		return
+	}
 	built, err := s.registry.Get(r.Context(), t)
 	if err != nil {
 		s.logger.Error("schema build", "tenant", t.Alias, "err", err)
@@ -174,6 +178,45 @@ func (s *Server) graphql(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.writeResponse(w, r, resp)
+}
+
+// versionWait is how long a request that names a schema version this
+// replica has not seen yet waits for it.
+const versionWait = 2 * time.Second
+
+// awaitVersion honours X-Schema-Version: N, sent by a client that saw
+// version N on another replica. While this replica knows only an older
+// version it re-reads the tenant, briefly, until N shows up.
+func (s *Server) awaitVersion(w http.ResponseWriter, r *http.Request, t *tenancy.Tenant) (*tenancy.Tenant, bool) {
+	h := r.Header.Get("X-Schema-Version")
+	if h == "" {
+		return t, true
+	}
+	want, err := strconv.ParseInt(h, 10, 64)
+	if err != nil || want < 0 {
+		gqlError(w, r, http.StatusBadRequest, schema.CodeBadUserInput, "X-Schema-Version must be a schema version number")
+		return nil, false
+	}
+	deadline := time.Now().Add(versionWait)
+	for t.SchemaVersion < want {
+		if time.Now().After(deadline) {
+			gqlError(w, r, http.StatusServiceUnavailable, schema.CodeSchemaChanged,
+				"this server has not seen schema version "+h+" yet; retry shortly")
+			return nil, false
+		}
+		select {
+		case <-r.Context().Done():
+			return nil, false
+		case <-time.After(20 * time.Millisecond):
+		}
+		nt, err := s.tenants.Refresh(r.Context(), t.Alias)
+		if err != nil {
+			gqlError(w, r, http.StatusServiceUnavailable, schema.CodeInternal, "the server cannot reach its database")
+			return nil, false
+		}
+		t = nt
+	}
+	return t, true
 }
 
 func hasCode(resp *schema.Response, code string) bool {

@@ -17,9 +17,13 @@ const MaxIdentifierBytes = 63
 
 var aliasRE = regexp.MustCompile(`^[A-Za-z0-9]{2,10}$`)
 
-// stripMarks turns "México" into "Mexico": decompose, drop the combining
-// marks, recompose.
-var stripMarks = transform.Chain(norm.NFD, runes.Remove(runes.In(unicode.Mn)), norm.NFC)
+// stripMarks returns a transformer that turns "México" into "Mexico":
+// decompose, drop the combining marks, recompose. A chain keeps state
+// between calls, so every call needs its own; a shared one races and
+// panics under concurrent use.
+func stripMarks() transform.Transformer {
+	return transform.Chain(norm.NFD, runes.Remove(runes.In(unicode.Mn)), norm.NFC)
+}
 
 // ValidateAlias checks a country alias: 2 to 10 ASCII letters or digits.
 func ValidateAlias(alias string) error {
@@ -38,7 +42,7 @@ func Namespace(name, alias string) (string, error) {
 	if err := ValidateAlias(alias); err != nil {
 		return "", err
 	}
-	folded, _, err := transform.String(stripMarks, name)
+	folded, _, err := transform.String(stripMarks(), name)
 	if err != nil {
 		return "", fmt.Errorf("%w: name %q: %v", ErrInvalid, name, err)
 	}

@@ -235,12 +235,21 @@ func (s *Store) remove(ctx context.Context, id int64, ns string) error {
 	if _, err := tx.ExecContext(ctx, `DROP SCHEMA IF EXISTS `+pq.QuoteIdentifier(ns)+` CASCADE`); err != nil {
 		return fmt.Errorf("drop schema %s: %w", ns, err)
 	}
+	// Replicas forget the tenant's directory entry and schema.
+	if _, err := tx.ExecContext(ctx, `SELECT pg_notify($1, $2)`, ChangeChannel, fmt.Sprintf("%d:%s", id, DroppedVersion)); err != nil {
+		return fmt.Errorf("announce drop of %s: %w", ns, err)
+	}
 	return tx.Commit()
 }
 
 // ChangeChannel is the LISTEN/NOTIFY channel on which a tenant's new
-// schema version is announced, as "<tenant id>:<version>".
+// schema version is announced, as "<tenant id>:<version>", or
+// "<tenant id>:dropped" when the tenant is gone.
 const ChangeChannel = "tenantgraph_schema_changed"
+
+// DroppedVersion stands for the version in the notification of a dropped
+// tenant.
+const DroppedVersion = "dropped"
 
 // bumpSQL moves one tenant's schema version and notifies every replica in the
 // same statement, so both commit with the caller's transaction or neither.
