@@ -9,13 +9,16 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/jmoiron/sqlx"
 	_ "github.com/lib/pq"
 
+	"tenantgraph/admin"
 	"tenantgraph/ddl"
+	"tenantgraph/identity"
 	"tenantgraph/migrations"
 	"tenantgraph/schema"
 	"tenantgraph/server"
@@ -205,37 +208,98 @@ func runTenant(ctx context.Context, cfg Config, args []string, stdout, stderr io
 type App struct {
 	DB       *sqlx.DB
 	Tenants  *tenancy.Store
+	Users    *identity.Store
 	Registry *schema.Registry
 	Watcher  *schema.Watcher
 	Handler  http.Handler
+	closers  []func() error
 }
 
 // NewApp connects to the database and wires every part of the server.
 func NewApp(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
+	if cfg.PublicURL == "" {
+		cfg.PublicURL = "http://" + cfg.ListenAddr
+	}
 	db, err := openDB(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return nil, err
 	}
-	tenants := tenancy.NewStore(db, cfg.DatabaseURL)
-	tenants.Logger = logger
-	registry := schema.NewRegistry(db, &schema.Options{
+	app := &App{DB: db, closers: []func() error{db.Close}}
+
+	// scs's store names its table without a schema, so it gets a pool of
+	// its own whose search_path is the administration schema.
+	sessDSN, err := migrations.WithSearchPath(cfg.DatabaseURL, migrations.AdminSchema)
+	if err != nil {
+		app.Close()
+		return nil, err
+	}
+	sessDB, err := openDB(ctx, sessDSN)
+	if err != nil {
+		app.Close()
+		return nil, err
+	}
+	sessDB.SetMaxOpenConns(8)
+	sessions, sessStore := server.NewSessions(sessDB.DB, cfg.PublicURL)
+	app.closers = append(app.closers, func() error { sessStore.StopCleanup(); return sessDB.Close() })
+
+	app.Tenants = tenancy.NewStore(db, cfg.DatabaseURL)
+	app.Tenants.Logger = logger
+	app.Users = identity.NewStore(db)
+	opts := &schema.Options{
 		StatementTimeout: cfg.StatementTimeout,
 		MaxDepth:         cfg.MaxDepth,
 		Changer:          ddl.NewChanger(db, cfg.DDLLockTimeout),
-		Logger:           logger,
-	}, cfg.MaxSchemas)
-	dir := tenancy.NewDirectory(tenants)
-	watcher := &schema.Watcher{Registry: registry, Directory: dir, Interval: cfg.CheckInterval}
-	srv := server.New(server.Options{
+		UserID: func(ctx context.Context) (int64, bool) {
+			p := identity.FromContext(ctx)
+			return p.UserIDOrZero(), p != nil
+		},
+		Logger: logger,
+	}
+	app.Registry = schema.NewRegistry(db, opts, cfg.MaxSchemas)
+	dir := tenancy.NewDirectory(app.Tenants)
+	app.Watcher = &schema.Watcher{Registry: app.Registry, Directory: dir, Interval: cfg.CheckInterval}
+
+	adminAPI := &admin.API{Tenants: app.Tenants, Users: app.Users}
+	adminBuilt, _, err := adminAPI.Build(opts)
+	if err != nil {
+		app.Close()
+		return nil, err
+	}
+	sopts := server.Options{
 		DB:           db,
 		Tenants:      dir,
-		Registry:     registry,
+		Registry:     app.Registry,
 		MaxBodyBytes: cfg.MaxBodyBytes,
 		BaseDomain:   cfg.BaseDomain,
+		Users:        app.Users,
+		Sessions:     sessions,
+		Admin:        adminBuilt,
+		PublicURL:    cfg.PublicURL,
 		Logger:       logger,
-	})
-	return &App{DB: db, Tenants: tenants, Registry: registry, Watcher: watcher, Handler: srv}, nil
+	}
+	if cfg.OIDCClientID != "" {
+		sopts.OIDC = &server.OIDCConfig{
+			Issuer:       cfg.OIDCIssuer,
+			ClientID:     cfg.OIDCClientID,
+			ClientSecret: cfg.OIDCClientSecret,
+			AdminEmails:  strings.Split(cfg.AdminEmails, ","),
+		}
+	}
+	if err := sopts.Check(); err != nil {
+		app.Close()
+		return nil, err
+	}
+	srv := server.New(sopts)
+	adminAPI.OnRoleChange = srv.RenewSession
+	app.Handler = srv
+	return app, nil
 }
 
 // Close releases what NewApp acquired.
-func (a *App) Close() error { return a.DB.Close() }
+func (a *App) Close() error {
+	var errs []error
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		errs = append(errs, a.closers[i]())
+	}
+	return errors.Join(errs...)
+}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
+	"tenantgraph/identity"
 	"tenantgraph/tenancy"
 )
 
@@ -78,6 +79,44 @@ func seedDemo(ctx context.Context, db *sqlx.DB, dsn string, stdout io.Writer) er
 			return fmt.Errorf("demo rows of %s: %w", in.Alias, err)
 		}
 	}
+	if err := seedDemoUsers(ctx, db, stdout); err != nil {
+		return err
+	}
 	fmt.Fprintln(stdout, "demo: ready")
+	return nil
+}
+
+// demoUsers are the demo's accounts. Their passwords are public: they
+// exist only in databases `tenantgraph demo` set up.
+var demoUsers = []struct {
+	email, name, password, alias string
+	role                         identity.Role
+}{
+	{"admin@example.com", "Demo Admin", "demo-admin-password", "", identity.RoleAdmin},
+	{"editor.mx@example.com", "Demo Editor (MX)", "demo-editor-password", "MX", identity.RoleEditor},
+	{"viewer.us@example.com", "Demo Viewer (US)", "demo-viewer-password", "US", identity.RoleViewer},
+}
+
+// seedDemoUsers creates the demo accounts that are missing and prints how
+// to sign in.
+func seedDemoUsers(ctx context.Context, db *sqlx.DB, stdout io.Writer) error {
+	users := identity.NewStore(db)
+	for _, du := range demoUsers {
+		_, err := users.UserByEmail(ctx, du.email)
+		if errors.Is(err, identity.ErrNotFound) {
+			_, err = users.CreateUser(ctx, du.email, du.name, du.password, du.role == identity.RoleAdmin)
+			if err == nil && du.alias != "" {
+				_, err = users.Grant(ctx, du.email, du.alias, du.role)
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("demo user %s: %w", du.email, err)
+		}
+		where := "everywhere"
+		if du.alias != "" {
+			where = "in " + du.alias
+		}
+		fmt.Fprintf(stdout, "demo: sign in as %-22s password %-22s (%s %s)\n", du.email, du.password, du.role, where)
+	}
 	return nil
 }

@@ -42,6 +42,12 @@ type Config struct {
 	ShutdownTimeout  time.Duration
 	CheckInterval    time.Duration
 	MaxSchemas       int
+	PublicURL        string
+	OIDCIssuer       string
+	OIDCClientID     string
+	// OIDCClientSecret comes from the environment only, never a flag.
+	OIDCClientSecret string
+	AdminEmails      string
 }
 
 // DefaultConfig returns the configuration used when nothing is set.
@@ -78,6 +84,11 @@ func (c *Config) bindServe(fs *flag.FlagSet) {
 	fs.IntVar(&c.MaxDepth, "max-depth", int(envInt64("MAX_DEPTH", int64(c.MaxDepth))), "deepest nesting of a GraphQL document (env MAX_DEPTH)")
 	fs.StringVar(&c.BaseDomain, "base-domain", env("BASE_DOMAIN", c.BaseDomain), "serve {alias}.<base-domain>/graphql as that tenant (env BASE_DOMAIN)")
 	fs.DurationVar(&c.CheckInterval, "check-interval", envDuration("CHECK_INTERVAL", c.CheckInterval), "how often to compare every tenant's schema version, covering missed notifications (env CHECK_INTERVAL)")
+	fs.StringVar(&c.PublicURL, "public-url", env("PUBLIC_URL", c.PublicURL), "the server's address as browsers see it; default http://<listen-addr> (env PUBLIC_URL)")
+	fs.StringVar(&c.OIDCIssuer, "oidc-issuer", env("OIDC_ISSUER", "https://accounts.google.com"), "OpenID Connect issuer (env OIDC_ISSUER)")
+	fs.StringVar(&c.OIDCClientID, "oidc-client-id", env("OIDC_CLIENT_ID", ""), "OpenID Connect client id; empty turns Google sign-in off (env OIDC_CLIENT_ID; the secret comes from env OIDC_CLIENT_SECRET only)")
+	fs.StringVar(&c.AdminEmails, "admin-emails", env("ADMIN_EMAILS", ""), "comma-separated emails made admin at their first OpenID Connect sign-in (env ADMIN_EMAILS)")
+	c.OIDCClientSecret = os.Getenv("OIDC_CLIENT_SECRET")
 	fs.IntVar(&c.MaxSchemas, "max-schemas", int(envInt64("MAX_SCHEMAS", int64(c.MaxSchemas))), "most tenant schemas kept built; the least recently used are dropped (env MAX_SCHEMAS)")
 }
 
@@ -136,7 +147,11 @@ Commands:
   tenant refresh --alias XX
                         make every replica rebuild the tenant's API after a
                         change made outside it (psql)
+  user create --email EMAIL --name NAME [--admin]
+                        add a user; the password is read from stdin, or
+                        generated and printed once when stdin is empty
   demo                  create the demo countries US and MX with sample rows
+                        and the demo users
 
 Run "tenantgraph COMMAND -h" for a command's flags.
 `
@@ -168,6 +183,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runMigrate(ctx, cfg, args[1:], stdout, stderr)
 	case "tenant":
 		return runTenant(ctx, cfg, args[1:], stdout, stderr)
+	case "user":
+		return runUser(ctx, cfg, args[1:], stdin, stdout, stderr)
 	case "demo":
 		return runDemo(ctx, cfg, args[1:], stdout, stderr)
 	case "help", "-h", "--help":

@@ -8,6 +8,7 @@ import (
 	"github.com/graphql-go/graphql"
 
 	"tenantgraph/ddl"
+	"tenantgraph/identity"
 	"tenantgraph/tenancy"
 )
 
@@ -23,6 +24,7 @@ type Built struct {
 	Omitted []string
 
 	opts     *Options
+	access   *Access
 	tenant   tenancy.Tenant
 	registry *Registry // nil when built outside a registry
 	tables   map[string]*table
@@ -41,7 +43,8 @@ type builder struct {
 	extra     *graphql.Object
 	extraType *graphql.Enum
 	query     graphql.Fields
-	mutation  graphql.Fields
+	mutation  graphql.Fields // row mutations: editors
+	changes   graphql.Fields // changes of shape: admins
 }
 
 // Build makes the GraphQL schema of a tenant from its catalog. Columns and
@@ -57,6 +60,7 @@ func Build(t *tenancy.Tenant, cat *tenancy.Catalog, opts *Options) (*Built, erro
 		filters:   map[kind]*graphql.InputObject{},
 		query:     graphql.Fields{},
 		mutation:  graphql.Fields{},
+		changes:   graphql.Fields{},
 	}
 	built := &Built{
 		Version:   cat.Version,
@@ -98,10 +102,18 @@ func Build(t *tenancy.Tenant, cat *tenancy.Catalog, opts *Options) (*Built, erro
 		b.addTable(tbl)
 	}
 
-	s, err := graphql.NewSchema(graphql.SchemaConfig{
+	access := NewAccess(TenantGuard(t.ID), false)
+	access.Require("Query", b.query, identity.RoleViewer)
+	access.Require("Mutation", b.mutation, identity.RoleEditor)
+	access.Require("Mutation", b.changes, identity.RoleAdmin)
+	for name, f := range b.changes {
+		b.mutation[name] = f
+	}
+	built.access = access
+	s, err := graphql.NewSchema(access.SchemaConfig(graphql.SchemaConfig{
 		Query:    graphql.NewObject(graphql.ObjectConfig{Name: "Query", Fields: b.query}),
 		Mutation: graphql.NewObject(graphql.ObjectConfig{Name: "Mutation", Fields: b.mutation}),
-	})
+	}))
 	if err != nil {
 		return nil, fmt.Errorf("build schema of %s: %w", t.Namespace, err)
 	}

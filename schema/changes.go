@@ -51,7 +51,7 @@ func (b *builder) addChanges() {
 	extra := graphql.NewNonNull(b.extra)
 	ch := b.opts.Changer
 
-	b.mutation["createExtra"] = &graphql.Field{
+	b.changes["createExtra"] = &graphql.Field{
 		Type:        extra,
 		Description: "Adds a field to a brand: records the extra and adds its column.",
 		Args:        graphql.FieldConfigArgument{"input": {Type: graphql.NewNonNull(createExtra)}},
@@ -69,7 +69,7 @@ func (b *builder) addChanges() {
 			return ch.CreateExtra(ctx, t, ne)
 		}),
 	}
-	b.mutation["updateExtra"] = &graphql.Field{
+	b.changes["updateExtra"] = &graphql.Field{
 		Type:        extra,
 		Description: "Renames an extra's field (keeping its data) or changes its display name.",
 		Args:        graphql.FieldConfigArgument{"id": id, "input": {Type: graphql.NewNonNull(updateExtra)}},
@@ -89,7 +89,7 @@ func (b *builder) addChanges() {
 			return ch.UpdateExtra(ctx, t, eid, name, display)
 		}),
 	}
-	b.mutation["deleteExtra"] = &graphql.Field{
+	b.changes["deleteExtra"] = &graphql.Field{
 		Type:        extra,
 		Description: "Archives an extra: its field leaves the API, its column and data are kept. restoreExtra undoes it; purgeExtra drops the data.",
 		Args:        graphql.FieldConfigArgument{"id": id, "confirm": confirm},
@@ -102,7 +102,7 @@ func (b *builder) addChanges() {
 			return ch.ArchiveExtra(ctx, t, eid, c)
 		}),
 	}
-	b.mutation["restoreExtra"] = &graphql.Field{
+	b.changes["restoreExtra"] = &graphql.Field{
 		Type:        extra,
 		Description: "Brings an archived extra back with its data.",
 		Args:        graphql.FieldConfigArgument{"id": id},
@@ -114,7 +114,7 @@ func (b *builder) addChanges() {
 			return ch.RestoreExtra(ctx, t, eid)
 		}),
 	}
-	b.mutation["purgeExtra"] = &graphql.Field{
+	b.changes["purgeExtra"] = &graphql.Field{
 		Type:        extra,
 		Description: "Drops an archived extra's column and its data for good.",
 		Args:        graphql.FieldConfigArgument{"id": id, "confirm": confirm},
@@ -127,7 +127,7 @@ func (b *builder) addChanges() {
 			return ch.PurgeExtra(ctx, t, eid, c)
 		}),
 	}
-	b.mutation["createBrand"] = &graphql.Field{
+	b.changes["createBrand"] = &graphql.Field{
 		Type:        graphql.NewNonNull(b.brand),
 		Description: "Adds a brand: a new table, so a new type with its queries and mutations.",
 		Args:        graphql.FieldConfigArgument{"input": {Type: graphql.NewNonNull(createBrand)}},
@@ -160,7 +160,7 @@ func (b *builder) addChanges() {
 			}, nil
 		}),
 	}
-	b.mutation["refreshSchema"] = &graphql.Field{
+	b.changes["refreshSchema"] = &graphql.Field{
 		Type: graphql.NewNonNull(graphql.Int),
 		Description: "Rebuilds this country's API on every replica, after a change made outside it (psql). " +
 			"Returns the new schema version.",

@@ -54,6 +54,22 @@ type Response struct {
 	Retryable bool `json:"-"`
 }
 
+// MarshalJSON writes data only for a request that ran: GraphQL over HTTP
+// leaves it out when the request failed before execution and has it (null
+// when a non-null root field failed) once execution started.
+func (r *Response) MarshalJSON() ([]byte, error) {
+	type out struct {
+		Data       *any                       `json:"data,omitempty"`
+		Errors     []gqlerrors.FormattedError `json:"errors,omitempty"`
+		Extensions map[string]any             `json:"extensions,omitempty"`
+	}
+	o := out{Errors: r.Errors, Extensions: r.Extensions}
+	if r.Stage == StageExecuted {
+		o.Data = &r.Data
+	}
+	return json.Marshal(o)
+}
+
 // cachedDoc is a parsed and validated document.
 type cachedDoc struct {
 	doc *ast.Document
@@ -165,6 +181,11 @@ func (b *Built) Execute(ctx context.Context, db *sqlx.DB, req Request, allowMuta
 	if isMutation && !allowMutation {
 		return b.requestError(StageMethod, CodeBadUserInput, "mutations must be sent with POST")
 	}
+	if err := b.access.checkIntrospection(ctx, op); err != nil {
+		e := classify(err)
+		return &Response{Errors: []gqlerrors.FormattedError{b.format(e)}, Stage: StageExecuted,
+			Extensions: map[string]any{"schemaVersion": b.Version}}
+	}
 	vars, err := coerceVariables(&b.Schema, op, req.Variables)
 	if err != nil {
 		return b.requestError(StageRequest, CodeBadUserInput, err.Error())
@@ -211,6 +232,9 @@ func (b *Built) Execute(ctx context.Context, db *sqlx.DB, req Request, allowMuta
 
 // format makes a client error out of e, logging its cause if internal.
 func (b *Built) format(e *Error) gqlerrors.FormattedError {
+	if e.Code == CodeInternal && e.Err != nil {
+		b.opts.logger().Error("request failed", "schema", b.Namespace, "err", e.Err)
+	}
 	return gqlerrors.FormattedError{Message: e.Message, Extensions: e.Extensions()}
 }
 

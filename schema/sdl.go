@@ -18,7 +18,12 @@ var builtinDirectives = map[string]bool{"skip": true, "include": true, "deprecat
 // types, each sorted by name, with fields, arguments and enum values sorted
 // by name too. Introspection types and the built-in scalars and directives
 // are left out, as graphql-js printSchema does.
-func PrintSDL(s *graphql.Schema) string {
+func PrintSDL(s *graphql.Schema) string { return printSDL(s, nil) }
+
+// SDL prints the schema with @hasRole where it is applied.
+func (b *Built) SDL() string { return printSDL(&b.Schema, b.access) }
+
+func printSDL(s *graphql.Schema, access *Access) string {
 	var b strings.Builder
 	var dirs []*graphql.Directive
 	for _, d := range s.Directives() {
@@ -41,12 +46,12 @@ func PrintSDL(s *graphql.Schema) string {
 	}
 	sort.Strings(names)
 	for _, name := range names {
-		printType(&b, s.TypeMap()[name])
+		printType(&b, s.TypeMap()[name], access)
 	}
 	return strings.TrimRight(b.String(), "\n") + "\n"
 }
 
-func printType(b *strings.Builder, t graphql.Type) {
+func printType(b *strings.Builder, t graphql.Type, access *Access) {
 	switch t := t.(type) {
 	case *graphql.Scalar:
 		printDescription(b, t.Description(), "")
@@ -62,7 +67,8 @@ func printType(b *strings.Builder, t graphql.Type) {
 		for _, name := range sortedKeys(fields) {
 			f := fields[name]
 			printDescription(b, f.Description, "  ")
-			fmt.Fprintf(b, "  %s%s: %s%s\n", name, printArgs(f.Args), f.Type, printDeprecated(f.DeprecationReason))
+			fmt.Fprintf(b, "  %s%s: %s%s%s\n", name, printArgs(f.Args), f.Type,
+				printDeprecated(f.DeprecationReason), access.appliedSDL(t.Name(), name))
 		}
 		b.WriteString("}\n\n")
 	case *graphql.InputObject:

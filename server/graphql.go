@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"tenantgraph/identity"
 	"tenantgraph/schema"
 	"tenantgraph/tenancy"
 )
@@ -156,6 +157,9 @@ func (s *Server) graphql(w http.ResponseWriter, r *http.Request) {
 		gqlError(w, r, http.StatusServiceUnavailable, schema.CodeInternal, "the server cannot reach its database")
 		return
 	}
+	if !s.allowed(w, r) {
+		return
+	}
 	req, ok := s.decodeRequest(w, r)
 	if !ok {
 		return
@@ -219,6 +223,35 @@ func (s *Server) awaitVersion(w http.ResponseWriter, r *http.Request, t *tenancy
 	return t, true
 }
 
+// allowed refuses anonymous callers (401) and cross-site requests that
+// carry a session cookie (403). GET never changes data: mutations over GET
+// are refused when the operation is known.
+func (s *Server) allowed(w http.ResponseWriter, r *http.Request) bool {
+	if identity.FromContext(r.Context()) == nil {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="tenantgraph"`)
+		gqlError(w, r, http.StatusUnauthorized, schema.CodeUnauthenticated,
+			"sign in (POST /auth/login) or send an API token as Authorization: Bearer <token>")
+		return false
+	}
+	if viaCookie(r.Context()) && r.Method != http.MethodGet && !s.sameOrigin(r) {
+		gqlError(w, r, http.StatusForbidden, schema.CodeForbidden, "cross-site request refused")
+		return false
+	}
+	return true
+}
+
+// adminGraphQL serves the admin API.
+func (s *Server) adminGraphQL(w http.ResponseWriter, r *http.Request) {
+	if !s.allowed(w, r) {
+		return
+	}
+	req, ok := s.decodeRequest(w, r)
+	if !ok {
+		return
+	}
+	s.writeResponse(w, r, s.admin.Execute(r.Context(), s.db, req, r.Method == http.MethodPost))
+}
+
 func hasCode(resp *schema.Response, code string) bool {
 	for _, e := range resp.Errors {
 		if e.Extensions["code"] == code {
@@ -263,6 +296,13 @@ func (s *Server) sdl(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "the server cannot reach its database", http.StatusServiceUnavailable)
 		return
 	}
+	if !s.allowed(w, r) {
+		return
+	}
+	if !identity.FromContext(r.Context()).Can(t.ID, identity.RoleViewer) {
+		gqlError(w, r, http.StatusForbidden, schema.CodeForbidden, "reading a country's schema needs the viewer role in it")
+		return
+	}
 	built, err := s.registry.Get(r.Context(), t)
 	if err != nil {
 		http.Error(w, "the country's API could not be built", http.StatusInternalServerError)
@@ -270,7 +310,7 @@ func (s *Server) sdl(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("X-Schema-Version", itoa(built.Version))
-	io.WriteString(w, schema.PrintSDL(&built.Schema))
+	io.WriteString(w, built.SDL())
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }

@@ -7,13 +7,17 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
+	"github.com/alexedwards/scs/v2"
 	"github.com/jmoiron/sqlx"
 
+	"tenantgraph/identity"
 	"tenantgraph/migrations"
 	"tenantgraph/schema"
 	"tenantgraph/tenancy"
@@ -28,6 +32,13 @@ type Server struct {
 	registry   *schema.Registry
 	maxBody    int64
 	baseDomain string
+
+	users        *identity.Store
+	sessions     *scs.SessionManager
+	admin        *schema.Built
+	publicOrigin string
+	oidc         *oidcClient
+	handler      http.Handler
 }
 
 // Options configures a Server.
@@ -40,11 +51,38 @@ type Options struct {
 	// BaseDomain, when set, makes {alias}.<BaseDomain>/graphql serve that
 	// tenant.
 	BaseDomain string
+	// Users finds callers by API token or session; required.
+	Users *identity.Store
+	// Sessions keeps browser sessions; nil turns cookie sign-in off.
+	Sessions *scs.SessionManager
+	// Admin is the built admin API; nil leaves /admin/graphql out.
+	Admin *schema.Built
+	// PublicURL is the server's address as browsers see it, e.g.
+	// https://graph.example.com; its origin is trusted for cookie requests.
+	PublicURL string
+	// OIDC configures "Sign in with Google" (or another provider); nil or
+	// without a client id turns it off.
+	OIDC *OIDCConfig
 	// Logger receives one line per request; nil discards.
 	Logger *slog.Logger
 }
 
-// New returns a Server with every route registered.
+// Check reports configuration mistakes New would otherwise have to guess
+// around: a relative public URL, or OpenID Connect without sessions.
+func (o Options) Check() error {
+	if o.PublicURL != "" {
+		if _, err := oidcRedirectURL(o.PublicURL); err != nil {
+			return err
+		}
+	}
+	if o.OIDC.Enabled() && (o.Sessions == nil || o.PublicURL == "") {
+		return errors.New("OpenID Connect sign-in needs sessions and a public URL")
+	}
+	return nil
+}
+
+// New returns a Server with every route registered. Call opts.Check first:
+// New leaves out what is misconfigured.
 func New(opts Options) *Server {
 	s := &Server{
 		db:         opts.DB,
@@ -54,6 +92,15 @@ func New(opts Options) *Server {
 		registry:   opts.Registry,
 		maxBody:    opts.MaxBodyBytes,
 		baseDomain: strings.ToLower(strings.TrimPrefix(opts.BaseDomain, ".")),
+		users:      opts.Users,
+		sessions:   opts.Sessions,
+		admin:      opts.Admin,
+	}
+	if u, err := url.Parse(opts.PublicURL); err == nil && u.Scheme != "" && u.Host != "" {
+		s.publicOrigin = u.Scheme + "://" + u.Host
+	}
+	if redirect, err := oidcRedirectURL(opts.PublicURL); err == nil && opts.OIDC.Enabled() && s.sessions != nil {
+		s.oidc = &oidcClient{cfg: *opts.OIDC, redirectURL: redirect}
 	}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
@@ -66,7 +113,28 @@ func New(opts Options) *Server {
 	s.mux.HandleFunc("/country/{alias}/graphql", s.graphql)
 	s.mux.HandleFunc("/graphql", s.graphql)
 	s.mux.HandleFunc("GET /country/{alias}/schema.graphql", s.sdl)
+	if s.admin != nil {
+		s.mux.HandleFunc("/admin/graphql", s.adminGraphQL)
+	}
+	if s.sessions != nil {
+		s.mux.HandleFunc("GET /login", s.loginPage)
+		s.mux.HandleFunc("POST /auth/login", s.login)
+		s.mux.HandleFunc("POST /auth/logout", s.logout)
+	}
+	if s.oidc != nil {
+		s.mux.HandleFunc("GET /auth/oidc/login", s.oidcLogin)
+		s.mux.HandleFunc("GET /auth/oidc/callback", s.oidcCallback)
+	}
+	s.handler = s.logRequests(s.recoverPanics(s.withSessions(s.authenticate(s.mux))))
 	return s
+}
+
+// withSessions loads and saves the browser session around next.
+func (s *Server) withSessions(next http.Handler) http.Handler {
+	if s.sessions == nil {
+		return next
+	}
+	return s.sessions.LoadAndSave(next)
 }
 
 // Handle registers h for pattern on the server's mux; it lets the wiring
@@ -75,7 +143,7 @@ func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, 
 
 // ServeHTTP runs the middleware chain and the routes.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	s.logRequests(s.recoverPanics(s.mux)).ServeHTTP(w, r)
+	s.handler.ServeHTTP(w, r)
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {

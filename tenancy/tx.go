@@ -23,7 +23,9 @@ type TxOptions struct {
 // namespace alone. The path is set with set_config(..., true), so it ends
 // with the transaction and no pooled connection carries it to the next
 // user. fn's error, or a cancelled ctx, rolls everything back.
-// Administration tables must be referenced schema-qualified inside fn.
+// Administration tables must be referenced schema-qualified inside fn. An
+// empty namespace leaves only pg_catalog on the path, for work that touches
+// no tenant: every table must then be schema-qualified.
 func InTx(ctx context.Context, db *sqlx.DB, namespace string, opts TxOptions, fn func(*sqlx.Tx) error) (err error) {
 	tx, err := db.BeginTxx(ctx, &sql.TxOptions{ReadOnly: opts.ReadOnly})
 	if err != nil {
@@ -34,6 +36,10 @@ func InTx(ctx context.Context, db *sqlx.DB, namespace string, opts TxOptions, fn
 			tx.Rollback()
 		}
 	}()
+	path := "pg_catalog"
+	if namespace != "" {
+		path = pq.QuoteIdentifier(namespace)
+	}
 	timeout := "0"
 	if opts.StatementTimeout > 0 {
 		timeout = strconv.FormatInt(opts.StatementTimeout.Milliseconds(), 10)
@@ -43,7 +49,7 @@ func InTx(ctx context.Context, db *sqlx.DB, namespace string, opts TxOptions, fn
 	if _, err := tx.ExecContext(ctx, `
 		SELECT set_config('search_path', $1, true),
 		       CASE WHEN $2 <> '0' THEN set_config('statement_timeout', $2, true) END`,
-		pq.QuoteIdentifier(namespace), timeout); err != nil {
+		path, timeout); err != nil {
 		return fmt.Errorf("enter tenant %s: %w", namespace, err)
 	}
 	if err := fn(tx); err != nil {

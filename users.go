@@ -1,0 +1,73 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"tenantgraph/identity"
+)
+
+func runUser(ctx context.Context, cfg Config, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "create" {
+		return errors.New("user: want create")
+	}
+	fs := flag.NewFlagSet("user create", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfg.bindCommon(fs)
+	email := fs.String("email", "", "the user's email, used to sign in")
+	name := fs.String("name", "", "the user's name")
+	admin := fs.Bool("admin", false, "grant the global admin role")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	if *email == "" || *name == "" {
+		return errors.New("user create: --email and --name are required")
+	}
+	password, err := readPassword(stdin)
+	if err != nil {
+		return err
+	}
+	generated := password == ""
+	if generated {
+		password = identity.GeneratePassword()
+	}
+	db, err := openDB(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	u, err := identity.NewStore(db).CreateUser(ctx, *email, *name, password, *admin)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "created user %d <%s>", u.ID, u.Email)
+	if u.Admin {
+		fmt.Fprint(stdout, " with the admin role")
+	}
+	fmt.Fprintln(stdout)
+	if generated {
+		fmt.Fprintf(stdout, "password (shown once): %s\n", password)
+	}
+	return nil
+}
+
+// readPassword reads the first line of stdin, or "" when stdin is a
+// terminal or empty, in which case a password is generated.
+func readPassword(stdin io.Reader) (string, error) {
+	if f, ok := stdin.(*os.File); ok {
+		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+			return "", nil
+		}
+	}
+	line, err := bufio.NewReader(stdin).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", fmt.Errorf("read password: %w", err)
+	}
+	return strings.TrimRight(line, "\r\n"), nil
+}
