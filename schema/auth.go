@@ -147,3 +147,7 @@ type FieldRole struct {
 
 // RoleEnum returns the schema's Role enum, for arguments that take a role.
 func (a *Access) RoleEnum() *graphql.Enum { return a.roleEnum }
+
+// Roles lists every field of the schema that carries @hasRole, with its
+// role, sorted; a role matrix built from it covers new fields by itself.
+func (b *Built) Roles() []FieldRole { return b.access.Roles() }
