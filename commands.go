@@ -265,7 +265,11 @@ func NewApp(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) 
 		app.Close()
 		return nil, err
 	}
+	metrics := server.NewMetrics(db.DB, app.Registry.Len)
+	app.Registry.OnBuild = func(_ string, d time.Duration, err error, swapped bool) { metrics.Build(d, err, swapped) }
+	app.Watcher.OnEvent = metrics.ListenerEvent
 	sopts := server.Options{
+		Metrics:      metrics,
 		DB:           db,
 		Tenants:      dir,
 		Registry:     app.Registry,

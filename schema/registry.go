@@ -27,9 +27,10 @@ type Registry struct {
 	mu      sync.Mutex
 	entries map[int64]*entry
 
-	// OnBuild, when set, is called after each build with its duration and
-	// the number of types; set it before first use.
-	OnBuild func(tenant string, d time.Duration, err error)
+	// OnBuild, when set, is called after each build with its duration, its
+	// error, and whether it replaced an older schema; set it before first
+	// use.
+	OnBuild func(tenant string, d time.Duration, err error, swapped bool)
 }
 
 type entry struct {
@@ -168,10 +169,10 @@ func (r *Registry) rebuild(ctx context.Context, e *entry, t *tenancy.Tenant, wan
 	}
 	start := time.Now()
 	b, err := r.build(ctx, t)
-	if r.OnBuild != nil {
-		r.OnBuild(t.Alias, time.Since(start), err)
-	}
 	if err != nil {
+		if r.OnBuild != nil {
+			r.OnBuild(t.Alias, time.Since(start), err, false)
+		}
 		e.failed.Store(time.Now().UnixNano())
 		if prev := e.cur.Load(); prev != nil {
 			r.opts.logger().Warn("schema rebuild failed; serving the previous one",
@@ -180,8 +181,12 @@ func (r *Registry) rebuild(ctx context.Context, e *entry, t *tenancy.Tenant, wan
 		}
 		return nil, err
 	}
-	if prev := e.cur.Load(); prev == nil || b.Version >= prev.Version {
+	prev := e.cur.Load()
+	if prev == nil || b.Version >= prev.Version {
 		e.cur.Store(b)
+	}
+	if r.OnBuild != nil {
+		r.OnBuild(t.Alias, time.Since(start), nil, prev != nil)
 	}
 	r.opts.logger().Info("schema built", "tenant", t.Alias, "version", b.Version,
 		"tables", len(b.tables), "omitted", len(b.Omitted), "duration", time.Since(start))

@@ -181,7 +181,19 @@ func (s *Server) graphql(w http.ResponseWriter, r *http.Request) {
 			resp = nb.Execute(r.Context(), s.db, req, r.Method == http.MethodPost)
 		}
 	}
+	s.metrics.request(t.Alias, outcome(resp))
 	s.writeResponse(w, r, resp)
+}
+
+// outcome labels a response for the request metrics.
+func outcome(resp *schema.Response) string {
+	switch {
+	case resp.Stage != schema.StageExecuted:
+		return "rejected"
+	case len(resp.Errors) > 0:
+		return "error"
+	}
+	return "ok"
 }
 
 // versionWait is how long a request that names a schema version this
@@ -249,7 +261,9 @@ func (s *Server) adminGraphQL(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	s.writeResponse(w, r, s.admin.Execute(r.Context(), s.db, req, r.Method == http.MethodPost))
+	resp := s.admin.Execute(r.Context(), s.db, req, r.Method == http.MethodPost)
+	s.metrics.request("admin", outcome(resp))
+	s.writeResponse(w, r, resp)
 }
 
 func hasCode(resp *schema.Response, code string) bool {

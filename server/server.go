@@ -38,6 +38,7 @@ type Server struct {
 	admin        *schema.Built
 	publicOrigin string
 	oidc         *oidcClient
+	metrics      *Metrics
 	handler      http.Handler
 }
 
@@ -63,6 +64,8 @@ type Options struct {
 	// OIDC configures "Sign in with Google" (or another provider); nil or
 	// without a client id turns it off.
 	OIDC *OIDCConfig
+	// Metrics, when set, are updated and served at /metrics.
+	Metrics *Metrics
 	// Logger receives one line per request; nil discards.
 	Logger *slog.Logger
 }
@@ -95,6 +98,7 @@ func New(opts Options) *Server {
 		users:      opts.Users,
 		sessions:   opts.Sessions,
 		admin:      opts.Admin,
+		metrics:    opts.Metrics,
 	}
 	if u, err := url.Parse(opts.PublicURL); err == nil && u.Scheme != "" && u.Host != "" {
 		s.publicOrigin = u.Scheme + "://" + u.Host
@@ -115,6 +119,9 @@ func New(opts Options) *Server {
 	s.mux.HandleFunc("GET /country/{alias}/schema.graphql", s.sdl)
 	if s.admin != nil {
 		s.mux.HandleFunc("/admin/graphql", s.adminGraphQL)
+	}
+	if s.metrics != nil {
+		s.mux.Handle("GET /metrics", s.metrics.Handler())
 	}
 	if s.sessions != nil {
 		s.mux.HandleFunc("GET /login", s.loginPage)
@@ -220,6 +227,7 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 		// from that copy.
 		r = r.WithContext(context.WithValue(r.Context(), requestIDKey, id))
 		next.ServeHTTP(rec, r)
+		s.metrics.observe(r.Pattern, time.Since(start))
 		s.logger.LogAttrs(r.Context(), slog.LevelInfo, "request",
 			slog.String("method", r.Method),
 			slog.String("path", r.URL.Path),
