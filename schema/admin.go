@@ -49,8 +49,8 @@ var extraColumns = []*column{
 
 // fixedTable makes a table description for an administrative table of the
 // tenant schema.
-func fixedTable(namespace, name string, cols []*column) *table {
-	t := &table{name: name, quoted: quoteIdent(namespace) + "." + quoteIdent(name), columns: cols, byName: map[string]*column{}}
+func fixedTable(name string, cols []*column) *table {
+	t := &table{name: name, ident: quoteIdent(name), columns: cols, byName: map[string]*column{}}
 	var sel []string
 	for _, c := range cols {
 		t.byName[c.name] = c
@@ -84,8 +84,8 @@ func (b *builder) addAdministrative() {
 	}
 	b.extraType = graphql.NewEnum(graphql.EnumConfig{Name: "ExtraType", Description: "The type of an extra's column.", Values: values})
 
-	brandTbl := fixedTable(b.namespace, "brand", brandColumns)
-	extraTbl := fixedTable(b.namespace, "extras", extraColumns)
+	brandTbl := fixedTable("brand", brandColumns)
+	extraTbl := fixedTable("extras", extraColumns)
 	b.brand = objectOf("Brand", "A brand: one table of rows, with its own type, queries and mutations.", brandColumns, nil)
 	b.extra = objectOf("Extra", "A field an administrator added to a brand's table.", extraColumns,
 		map[string]graphql.Output{"type": b.extraType})
@@ -108,7 +108,7 @@ func (b *builder) addAdministrative() {
 				return nil, err
 			}
 			var q query
-			fmt.Fprintf(&q.sql, `SELECT %s FROM %s WHERE "name" = %s`, brandTbl.selectList, brandTbl.quoted, q.param(p.Args["name"]))
+			fmt.Fprintf(&q.sql, `SELECT %s FROM %s WHERE "name" = %s`, brandTbl.selectList, st.qualify(brandTbl), q.param(p.Args["name"]))
 			return oneRow(p.Context, st.tx, brandTbl, &q, false)
 		}),
 	}
@@ -154,7 +154,7 @@ func (b *builder) fixedList(p graphql.ResolveParams, tbl *table, where string, a
 		items: func(ctx context.Context) (any, error) {
 			q := query{args: append([]any(nil), args...)}
 			fmt.Fprintf(&q.sql, "SELECT %s FROM %s WHERE %s ORDER BY %s LIMIT %s OFFSET %s",
-				tbl.selectList, tbl.quoted, where, order, q.param(limit), q.param(offset))
+				tbl.selectList, st.qualify(tbl), where, order, q.param(limit), q.param(offset))
 			rows, err := tbl.scanRows(ctx, st.tx, &q)
 			if rows == nil && err == nil {
 				rows = []map[string]any{}
@@ -163,7 +163,7 @@ func (b *builder) fixedList(p graphql.ResolveParams, tbl *table, where string, a
 		},
 		count: func(ctx context.Context) (int, error) {
 			var n int
-			err := st.tx.QueryRowContext(ctx, "SELECT count(*) FROM "+tbl.quoted+" WHERE "+where, args...).Scan(&n)
+			err := st.tx.QueryRowContext(ctx, "SELECT count(*) FROM "+st.qualify(tbl)+" WHERE "+where, args...).Scan(&n)
 			return n, err
 		},
 	}, nil

@@ -16,19 +16,20 @@ import (
 // or an *Error with code UNAUTHENTICATED or FORBIDDEN.
 type Guard func(ctx context.Context, need identity.Role) error
 
-// TenantGuard is the guard of a tenant's API: admins everywhere, editors
-// and viewers in their own country.
-func TenantGuard(countryID int64) Guard {
-	return func(ctx context.Context, need identity.Role) error {
-		p := identity.FromContext(ctx)
-		if p == nil {
-			return &Error{Code: CodeUnauthenticated, Message: "sign in or send an API token"}
-		}
-		if !p.Can(countryID, need) {
-			return &Error{Code: CodeForbidden, Message: fmt.Sprintf("this needs the %s role in this country", need)}
-		}
-		return nil
+// tenantGuard is the guard of a tenant's API: admins everywhere, editors
+// and viewers in their own country. The country is the one the request
+// runs for, taken from the request, since one schema may serve several
+// tenants of the same shape.
+func tenantGuard(ctx context.Context, need identity.Role) error {
+	p := identity.FromContext(ctx)
+	if p == nil {
+		return &Error{Code: CodeUnauthenticated, Message: "sign in or send an API token"}
 	}
+	st, _ := ctx.Value(stateKey{}).(*execState)
+	if st == nil || !p.Can(st.built.TenantID, need) {
+		return &Error{Code: CodeForbidden, Message: fmt.Sprintf("this needs the %s role in this country", need)}
+	}
+	return nil
 }
 
 // Access declares and enforces @hasRole in one schema. graphql-go runs no

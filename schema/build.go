@@ -13,22 +13,31 @@ import (
 )
 
 // Built is one tenant's published GraphQL schema. It is never changed after
-// Build returns it; a change of shape builds a new one.
+// it is published; a change of shape builds a new one. Tenants whose
+// catalogs have the same shape share one underlying schema (its types,
+// resolvers and document cache): nothing in it names a tenant, and
+// resolvers find the tenant's schema and id in the request.
 type Built struct {
-	Schema   graphql.Schema
+	*shape
 	Version  int64
 	TenantID int64
 	// Namespace is the tenant's PostgreSQL schema.
 	Namespace string
+
+	opts     *Options
+	tenant   tenancy.Tenant
+	registry *Registry // nil when built outside a registry
+}
+
+// shape is the tenant-independent part of a built schema.
+type shape struct {
+	Schema graphql.Schema
 	// Omitted lists what the catalog holds that the API leaves out, and why.
 	Omitted []string
 
-	opts     *Options
-	access   *Access
-	tenant   tenancy.Tenant
-	registry *Registry // nil when built outside a registry
-	tables   map[string]*table
-	docs     docCache
+	access *Access
+	tables map[string]*table
+	docs   docCache
 }
 
 // builder holds the types of one schema under construction. Every type is
@@ -36,7 +45,6 @@ type Built struct {
 // and without a lock, so sharing types between schemas would race.
 type builder struct {
 	opts      *Options
-	namespace string
 	filters   map[kind]*graphql.InputObject
 	creator   *graphql.Object
 	brand     *graphql.Object
@@ -54,22 +62,28 @@ func Build(t *tenancy.Tenant, cat *tenancy.Catalog, opts *Options) (*Built, erro
 	if opts == nil {
 		opts = &Options{}
 	}
+	sh, err := buildShape(cat.Tables, opts)
+	if err != nil {
+		return nil, fmt.Errorf("build schema of %s: %w", t.Namespace, err)
+	}
+	return sh.forTenant(t, cat.Version, opts), nil
+}
+
+// forTenant wraps a shape as the schema of tenant t at version v.
+func (sh *shape) forTenant(t *tenancy.Tenant, v int64, opts *Options) *Built {
+	return &Built{shape: sh, Version: v, TenantID: t.ID, Namespace: t.Namespace, opts: opts, tenant: *t}
+}
+
+// buildShape makes the tenant-independent schema for a catalog's tables.
+func buildShape(tables []tenancy.Table, opts *Options) (*shape, error) {
 	b := &builder{
-		opts:      opts,
-		namespace: t.Namespace,
-		filters:   map[kind]*graphql.InputObject{},
-		query:     graphql.Fields{},
-		mutation:  graphql.Fields{},
-		changes:   graphql.Fields{},
+		opts:     opts,
+		filters:  map[kind]*graphql.InputObject{},
+		query:    graphql.Fields{},
+		mutation: graphql.Fields{},
+		changes:  graphql.Fields{},
 	}
-	built := &Built{
-		Version:   cat.Version,
-		TenantID:  t.ID,
-		Namespace: t.Namespace,
-		opts:      opts,
-		tenant:    *t,
-		tables:    map[string]*table{},
-	}
+	sh := &shape{tables: map[string]*table{}}
 	b.creator = graphql.NewObject(graphql.ObjectConfig{
 		Name:        "Creator",
 		Description: "The user who created a row.",
@@ -85,41 +99,41 @@ func Build(t *tenancy.Tenant, cat *tenancy.Catalog, opts *Options) (*Built, erro
 	for n := range ddl.ReservedTypeNames {
 		taken[n] = true
 	}
-	for _, ct := range cat.Tables {
-		tbl, omitted := newTable(t.Namespace, ct)
-		built.Omitted = append(built.Omitted, omitted...)
+	for _, ct := range tables {
+		tbl, omitted := newTable(ct)
+		sh.Omitted = append(sh.Omitted, omitted...)
 		if tbl == nil {
 			continue
 		}
 		if clash := b.tableNameClash(tbl, taken); clash != "" {
-			built.Omitted = append(built.Omitted, fmt.Sprintf("table %s: %s", tbl.name, clash))
+			sh.Omitted = append(sh.Omitted, fmt.Sprintf("table %s: %s", tbl.name, clash))
 			continue
 		}
 		for _, n := range ddl.TypeNames(tbl.name) {
 			taken[n] = true
 		}
-		built.tables[tbl.name] = tbl
+		sh.tables[tbl.name] = tbl
 		b.addTable(tbl)
 	}
 
-	access := NewAccess(TenantGuard(t.ID), false)
+	access := NewAccess(tenantGuard, false)
 	access.Require("Query", b.query, identity.RoleViewer)
 	access.Require("Mutation", b.mutation, identity.RoleEditor)
 	access.Require("Mutation", b.changes, identity.RoleAdmin)
 	for name, f := range b.changes {
 		b.mutation[name] = f
 	}
-	built.access = access
+	sh.access = access
 	s, err := graphql.NewSchema(access.SchemaConfig(graphql.SchemaConfig{
 		Query:    graphql.NewObject(graphql.ObjectConfig{Name: "Query", Fields: b.query}),
 		Mutation: graphql.NewObject(graphql.ObjectConfig{Name: "Mutation", Fields: b.mutation}),
 	}))
 	if err != nil {
-		return nil, fmt.Errorf("build schema of %s: %w", t.Namespace, err)
+		return nil, err
 	}
-	built.Schema = s
-	sort.Strings(built.Omitted)
-	return built, nil
+	sh.Schema = s
+	sort.Strings(sh.Omitted)
+	return sh, nil
 }
 
 // tableNameClash says why tbl cannot be added, or "".

@@ -181,6 +181,8 @@ func (b *Built) Execute(ctx context.Context, db *sqlx.DB, req Request, allowMuta
 	if isMutation && !allowMutation {
 		return b.requestError(StageMethod, CodeBadUserInput, "mutations must be sent with POST")
 	}
+	st := &execState{built: b, rawVars: req.Variables}
+	ctx = context.WithValue(ctx, stateKey{}, st)
 	if err := b.access.checkIntrospection(ctx, op); err != nil {
 		e := classify(err)
 		return &Response{Errors: []gqlerrors.FormattedError{b.format(e)}, Stage: StageExecuted,
@@ -192,7 +194,6 @@ func (b *Built) Execute(ctx context.Context, db *sqlx.DB, req Request, allowMuta
 	}
 
 	var result *graphql.Result
-	st := &execState{built: b, rawVars: req.Variables}
 	errRollback := errors.New("rollback")
 	txErr := tenancy.InTx(ctx, db, b.Namespace, tenancy.TxOptions{
 		ReadOnly:         !isMutation,
@@ -204,7 +205,7 @@ func (b *Built) Execute(ctx context.Context, db *sqlx.DB, req Request, allowMuta
 			AST:           d.doc,
 			OperationName: req.OperationName,
 			Args:          vars,
-			Context:       context.WithValue(ctx, stateKey{}, st),
+			Context:       ctx,
 		})
 		if ctx.Err() != nil {
 			return ctx.Err()

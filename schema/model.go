@@ -89,8 +89,10 @@ type column struct {
 
 // table is one brand table as the API sees it.
 type table struct {
-	name     string // SQL name, also the root field name
-	quoted   string // schema-qualified and quoted
+	name string // SQL name, also the root field name
+	// ident is the quoted table name; execState.qualify adds the schema
+	// of the tenant a request runs for.
+	ident    string
 	typeName string // GraphQL object type name
 	columns  []*column
 	byName   map[string]*column
@@ -113,10 +115,10 @@ var baseDescriptions = map[string]string{
 
 // newTable maps a catalog table, leaving out the columns it cannot carry
 // and saying why in omitted.
-func newTable(namespace string, ct tenancy.Table) (*table, []string) {
+func newTable(ct tenancy.Table) (*table, []string) {
 	t := &table{
 		name:     ct.Name,
-		quoted:   pq.QuoteIdentifier(namespace) + "." + pq.QuoteIdentifier(ct.Name),
+		ident:    quoteIdent(ct.Name),
 		typeName: ddl.TypeName(ct.Name),
 		byName:   map[string]*column{},
 	}
@@ -139,7 +141,7 @@ func newTable(namespace string, ct tenancy.Table) (*table, []string) {
 		}
 		c := &column{
 			name:        cc.Name,
-			quoted:      pq.QuoteIdentifier(cc.Name),
+			quoted:      quoteIdent(cc.Name),
 			kind:        k,
 			notNull:     cc.NotNull,
 			generated:   serverSet[cc.Name],

@@ -2,11 +2,14 @@ package schema
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/json"
 	"fmt"
 	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
+	"weak"
 
 	"github.com/jmoiron/sqlx"
 
@@ -26,6 +29,12 @@ type Registry struct {
 
 	mu      sync.Mutex
 	entries map[int64]*entry
+
+	// shapes finds the schema already built for a catalog of the same
+	// shape, so tenants that look alike share one. Weak pointers let a
+	// shape go once no tenant's schema uses it.
+	shapesMu sync.Mutex
+	shapes   map[[32]byte]weak.Pointer[shape]
 
 	// OnBuild, when set, is called after each build with its duration, its
 	// error, and whether it replaced an older schema; set it before first
@@ -50,7 +59,8 @@ func NewRegistry(db *sqlx.DB, opts *Options, maxSchemas int) *Registry {
 	if maxSchemas <= 0 {
 		maxSchemas = 2000
 	}
-	return &Registry{db: db, opts: opts, max: maxSchemas, entries: map[int64]*entry{}}
+	return &Registry{db: db, opts: opts, max: maxSchemas, entries: map[int64]*entry{},
+		shapes: map[[32]byte]weak.Pointer[shape]{}}
 }
 
 // Options returns the options schemas are built with.
@@ -196,16 +206,96 @@ func (r *Registry) rebuild(ctx context.Context, e *entry, t *tenancy.Tenant, wan
 	return e.cur.Load(), nil
 }
 
-// build reads the tenant's catalog in one query and builds its schema.
+// build reads the tenant's catalog in one query and builds its schema, or
+// reuses the shape of another tenant whose catalog is the same.
 func (r *Registry) build(ctx context.Context, t *tenancy.Tenant) (*Built, error) {
 	cat, err := tenancy.ReadCatalog(ctx, r.db, t.Namespace)
 	if err != nil {
 		return nil, err
 	}
-	b, err := Build(t, cat, r.opts)
+	sh, err := r.shape(cat)
 	if err != nil {
 		return nil, fmt.Errorf("tenant %s: %w", t.Alias, err)
 	}
+	b := sh.forTenant(t, cat.Version, r.opts)
 	b.registry = r
 	return b, nil
+}
+
+// shape returns the shared shape for cat's tables, building it if no live
+// schema has it.
+func (r *Registry) shape(cat *tenancy.Catalog) (*shape, error) {
+	key, err := fingerprint(cat.Tables)
+	if err != nil {
+		return nil, err
+	}
+	r.shapesMu.Lock()
+	if sh := r.shapes[key].Value(); sh != nil {
+		r.shapesMu.Unlock()
+		return sh, nil
+	}
+	r.shapesMu.Unlock()
+
+	sh, err := buildShape(cat.Tables, r.opts)
+	if err != nil {
+		return nil, err
+	}
+	r.shapesMu.Lock()
+	defer r.shapesMu.Unlock()
+	if prev := r.shapes[key].Value(); prev != nil {
+		return prev, nil // built meanwhile by another tenant of this shape
+	}
+	if len(r.shapes) >= 2*r.max {
+		for k, p := range r.shapes {
+			if p.Value() == nil {
+				delete(r.shapes, k)
+			}
+		}
+	}
+	r.shapes[key] = weak.Make(sh)
+	return sh, nil
+}
+
+// Shapes is how many distinct shapes are alive.
+func (r *Registry) Shapes() int {
+	r.shapesMu.Lock()
+	defer r.shapesMu.Unlock()
+	n := 0
+	for _, p := range r.shapes {
+		if p.Value() != nil {
+			n++
+		}
+	}
+	return n
+}
+
+// fingerprint identifies a catalog's shape: everything the schema is built
+// from (tables, columns, types, defaults, extras), nothing tenant-specific.
+func fingerprint(tables []tenancy.Table) ([32]byte, error) {
+	type col struct {
+		tenancy.Column
+		Extra *tenancy.Extra
+	}
+	type tbl struct {
+		Name    string
+		Columns []col
+	}
+	out := make([]tbl, len(tables))
+	for i, t := range tables {
+		out[i].Name = t.Name
+		for _, c := range t.Columns {
+			var e *tenancy.Extra
+			if c.Extra != nil {
+				ec := *c.Extra
+				ec.ID = 0 // ids differ between tenants and never reach the schema
+				e = &ec
+			}
+			out[i].Columns = append(out[i].Columns, col{c, e})
+		}
+	}
+	data, err := json.Marshal(out)
+	if err != nil {
+		return [32]byte{}, err
+	}
+	return sha256.Sum256(data), nil
 }

@@ -57,6 +57,15 @@ type execState struct {
 	version int64
 }
 
+// qualify returns tbl's name qualified with the quoted schema of the
+// tenant the request runs for. Tables carry no schema themselves, so one
+// built schema can serve every tenant of the same shape; the search_path
+// is set too, but a qualified name cannot reach another tenant even if it
+// were not.
+func (st *execState) qualify(tbl *table) string {
+	return quoteIdent(st.built.Namespace) + "." + tbl.ident
+}
+
 type stateKey struct{}
 
 func stateFrom(ctx context.Context) (*execState, error) {
@@ -137,7 +146,7 @@ func (b *builder) resolveList(tbl *table) graphql.FieldResolveFn {
 			items: func(ctx context.Context) (any, error) {
 				q := query{args: append([]any(nil), cond.args...)}
 				fmt.Fprintf(&q.sql, "SELECT %s FROM %s WHERE %s ORDER BY %s LIMIT %s OFFSET %s",
-					tbl.selectList, tbl.quoted, where, order, q.param(limit), q.param(offset))
+					tbl.selectList, st.qualify(tbl), where, order, q.param(limit), q.param(offset))
 				rows, err := tbl.scanRows(ctx, st.tx, &q)
 				if err != nil {
 					return nil, err
@@ -147,7 +156,7 @@ func (b *builder) resolveList(tbl *table) graphql.FieldResolveFn {
 			},
 			count: func(ctx context.Context) (int, error) {
 				var n int
-				err := st.tx.QueryRowContext(ctx, "SELECT count(*) FROM "+tbl.quoted+" WHERE "+where, cond.args...).Scan(&n)
+				err := st.tx.QueryRowContext(ctx, "SELECT count(*) FROM "+st.qualify(tbl)+" WHERE "+where, cond.args...).Scan(&n)
 				return n, err
 			},
 		}, nil
@@ -165,7 +174,7 @@ func (b *builder) resolveOne(tbl *table) graphql.FieldResolveFn {
 			return nil, err
 		}
 		var q query
-		fmt.Fprintf(&q.sql, `SELECT %s FROM %s WHERE "id" = %s`, tbl.selectList, tbl.quoted, q.param(id))
+		fmt.Fprintf(&q.sql, `SELECT %s FROM %s WHERE "id" = %s`, tbl.selectList, st.qualify(tbl), q.param(id))
 		return oneRow(p.Context, st.tx, tbl, &q, false)
 	}
 }
@@ -240,10 +249,10 @@ func (b *builder) resolveCreate(tbl *table) graphql.FieldResolveFn {
 			}
 		}
 		if len(names) == 0 {
-			fmt.Fprintf(&q.sql, "INSERT INTO %s DEFAULT VALUES RETURNING %s", tbl.quoted, tbl.selectList)
+			fmt.Fprintf(&q.sql, "INSERT INTO %s DEFAULT VALUES RETURNING %s", st.qualify(tbl), tbl.selectList)
 		} else {
 			fmt.Fprintf(&q.sql, "INSERT INTO %s (%s) VALUES (%s) RETURNING %s",
-				tbl.quoted, strings.Join(names, ", "), strings.Join(params, ", "), tbl.selectList)
+				st.qualify(tbl), strings.Join(names, ", "), strings.Join(params, ", "), tbl.selectList)
 		}
 		return oneRow(p.Context, st.tx, tbl, &q, true)
 	}
@@ -275,7 +284,7 @@ func (b *builder) resolveUpdate(tbl *table) graphql.FieldResolveFn {
 			sets = append(sets, `"updated_at" = now()`)
 		}
 		fmt.Fprintf(&q.sql, `UPDATE %s SET %s WHERE "id" = %s RETURNING %s`,
-			tbl.quoted, strings.Join(sets, ", "), q.param(id), tbl.selectList)
+			st.qualify(tbl), strings.Join(sets, ", "), q.param(id), tbl.selectList)
 		return oneRow(p.Context, st.tx, tbl, &q, true)
 	}
 }
@@ -291,7 +300,7 @@ func (b *builder) resolveDelete(tbl *table) graphql.FieldResolveFn {
 			return nil, err
 		}
 		var q query
-		fmt.Fprintf(&q.sql, `DELETE FROM %s WHERE "id" = %s RETURNING %s`, tbl.quoted, q.param(id), tbl.selectList)
+		fmt.Fprintf(&q.sql, `DELETE FROM %s WHERE "id" = %s RETURNING %s`, st.qualify(tbl), q.param(id), tbl.selectList)
 		return oneRow(p.Context, st.tx, tbl, &q, true)
 	}
 }

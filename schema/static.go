@@ -16,7 +16,7 @@ func NewStatic(s graphql.Schema, access *Access, opts *Options) *Built {
 	if opts == nil {
 		opts = &Options{}
 	}
-	return &Built{Schema: s, access: access, opts: opts, Version: 1}
+	return &Built{shape: &shape{Schema: s, access: access}, opts: opts, Version: 1}
 }
 
 // Tx returns the transaction of the request ctx belongs to, or nil outside
