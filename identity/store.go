@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/mail"
@@ -391,32 +392,59 @@ func (s *Store) CreateToken(ctx context.Context, userID int64, name string, expi
 	return secret, &t, nil
 }
 
-// TokenPrincipal returns the principal an API token stands for, in one
-// query; revoked, expired or unknown tokens and inactive users get
-// ErrBadToken.
+// TokenPrincipal returns the principal an API token stands for, with the
+// user's roles, in one query; revoked, expired or unknown tokens and
+// inactive users get ErrBadToken. last_used_at is written at most once a
+// minute per token, in a second statement, so a busy token does not turn
+// every read into a write.
 func (s *Store) TokenPrincipal(ctx context.Context, secret string) (*Principal, error) {
 	if !strings.HasPrefix(secret, TokenPrefix) {
 		return nil, ErrBadToken
 	}
-	var tokenID, userID int64
+	var (
+		tokenID, userID int64
+		email, name     string
+		stale           bool
+		rolesJSON       []byte
+	)
 	err := s.db.QueryRowContext(ctx, `
-		UPDATE administration.api_tokens t SET last_used_at = now()
-		FROM administration.users u
+		SELECT t.id, u.id, u.email, u.name,
+		       t.last_used_at IS NULL OR t.last_used_at < now() - interval '1 minute',
+		       coalesce((SELECT json_agg(json_build_object('country', m.country_id, 'role', m.role))
+		                 FROM administration.memberships m WHERE m.user_id = u.id), '[]')
+		FROM administration.api_tokens t
+		JOIN administration.users u ON u.id = t.user_id
 		WHERE t.token_hash = $1 AND t.revoked_at IS NULL
-		  AND (t.expires_at IS NULL OR t.expires_at > now())
-		  AND u.id = t.user_id AND u.active
-		RETURNING t.id, t.user_id`, hashToken(secret)).Scan(&tokenID, &userID)
+		  AND (t.expires_at IS NULL OR t.expires_at > now()) AND u.active`,
+		hashToken(secret)).Scan(&tokenID, &userID, &email, &name, &stale, &rolesJSON)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrBadToken
 	}
 	if err != nil {
 		return nil, fmt.Errorf("check token: %w", err)
 	}
-	p, err := s.Principal(ctx, userID)
-	if err != nil {
-		return nil, err
+	var roles []struct {
+		Country *int64 `json:"country"`
+		Role    Role   `json:"role"`
 	}
-	p.TokenID = tokenID
+	if err := json.Unmarshal(rolesJSON, &roles); err != nil {
+		return nil, fmt.Errorf("decode roles: %w", err)
+	}
+	p := &Principal{UserID: userID, Email: email, Name: name, Countries: map[int64]Role{}, TokenID: tokenID}
+	for _, r := range roles {
+		switch {
+		case r.Role == RoleAdmin:
+			p.Admin = true
+		case r.Country != nil:
+			p.Countries[*r.Country] = r.Role
+		}
+	}
+	if stale {
+		if _, err := s.db.ExecContext(ctx, `
+			UPDATE administration.api_tokens SET last_used_at = now() WHERE id = $1`, tokenID); err != nil {
+			return nil, fmt.Errorf("record token use: %w", err)
+		}
+	}
 	return p, nil
 }
 

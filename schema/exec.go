@@ -195,10 +195,10 @@ func (b *Built) Execute(ctx context.Context, db *sqlx.DB, req Request, allowMuta
 
 	var result *graphql.Result
 	errRollback := errors.New("rollback")
-	txErr := tenancy.InTx(ctx, db, b.Namespace, tenancy.TxOptions{
+	txErr := tenancy.Run(ctx, db, b.Namespace, tenancy.TxOptions{
 		ReadOnly:         !isMutation,
 		StatementTimeout: b.opts.statementTimeout(),
-	}, func(tx *sqlx.Tx) error {
+	}, func(tx tenancy.Querier) error {
 		st.tx = tx
 		result = graphql.Execute(graphql.ExecuteParams{
 			Schema:        b.Schema,

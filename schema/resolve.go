@@ -13,8 +13,8 @@ import (
 
 	"github.com/graphql-go/graphql"
 	"github.com/graphql-go/graphql/language/ast"
-	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
+	"tenantgraph/tenancy"
 
 	"tenantgraph/ddl"
 )
@@ -49,7 +49,7 @@ func (o *Options) logger() *slog.Logger {
 // execState is what the resolvers of one request share: its transaction,
 // the schema it runs on and its raw variables.
 type execState struct {
-	tx      *sqlx.Tx
+	tx      tenancy.Querier
 	built   *Built
 	rawVars map[string]any
 	// version is the newest schema version a mutation of the request
@@ -181,7 +181,7 @@ func (b *builder) resolveOne(tbl *table) graphql.FieldResolveFn {
 
 // oneRow runs q, which returns at most one row. A missing row is null, or
 // NOT_FOUND when required.
-func oneRow(ctx context.Context, tx *sqlx.Tx, tbl *table, q *query, required bool) (any, error) {
+func oneRow(ctx context.Context, tx tenancy.Querier, tbl *table, q *query, required bool) (any, error) {
 	rows, err := tbl.scanRows(ctx, tx, q)
 	if err != nil {
 		return nil, err

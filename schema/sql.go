@@ -6,8 +6,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
+	"tenantgraph/tenancy"
 )
 
 // query accumulates SQL text and its bind parameters. Identifiers reach it
@@ -197,7 +197,7 @@ func (t *table) orderBy(terms []any) string {
 }
 
 // scanRows reads rows of t's select list into maps of resolved values.
-func (t *table) scanRows(ctx context.Context, tx *sqlx.Tx, q *query) ([]map[string]any, error) {
+func (t *table) scanRows(ctx context.Context, tx tenancy.Querier, q *query) ([]map[string]any, error) {
 	rows, err := tx.QueryContext(ctx, q.sql.String(), q.args...)
 	if err != nil {
 		return nil, err

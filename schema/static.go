@@ -4,7 +4,7 @@ import (
 	"context"
 
 	"github.com/graphql-go/graphql"
-	"github.com/jmoiron/sqlx"
+	"tenantgraph/tenancy"
 )
 
 // NewStatic wraps a schema that is not a tenant's (the admin API) so it
@@ -21,7 +21,7 @@ func NewStatic(s graphql.Schema, access *Access, opts *Options) *Built {
 
 // Tx returns the transaction of the request ctx belongs to, or nil outside
 // a request.
-func Tx(ctx context.Context) *sqlx.Tx {
+func Tx(ctx context.Context) tenancy.Querier {
 	st, _ := ctx.Value(stateKey{}).(*execState)
 	if st == nil {
 		return nil
