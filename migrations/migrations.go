@@ -113,11 +113,18 @@ func MigrateTenant(ctx context.Context, dsn, namespace string, fsys fs.FS) (appl
 		return 0, 0, err
 	}
 	res, upErr := p.Up(ctx)
+	applied = len(res)
+	// On failure goose returns no results; the ones applied before the
+	// failing migration are in its PartialError.
+	var partial *goose.PartialError
+	if errors.As(upErr, &partial) {
+		applied = len(partial.Applied)
+	}
 	version, err = p.GetDBVersion(ctx)
 	if upErr != nil {
-		return len(res), version, upErr
+		return applied, version, upErr
 	}
-	return len(res), version, err
+	return applied, version, err
 }
 
 // newProvider builds a goose provider whose version table lives in
@@ -144,16 +151,28 @@ func newProvider(db *sql.DB, fsys fs.FS, namespace string) (*goose.Provider, err
 // WithSearchPath returns dsn with the run-time parameter search_path set to
 // namespace alone. It accepts both URL and key=value connection strings.
 func WithSearchPath(dsn, namespace string) (string, error) {
+	return WithParam(dsn, "search_path", pq.QuoteIdentifier(namespace))
+}
+
+// WithParam returns dsn with one connection parameter set, unless dsn sets
+// it already. It accepts both URL and key=value connection strings.
+func WithParam(dsn, key, value string) (string, error) {
 	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
 		u, err := url.Parse(dsn)
 		if err != nil {
 			return "", fmt.Errorf("parse database url: %w", err)
 		}
 		q := u.Query()
-		q.Set("search_path", pq.QuoteIdentifier(namespace))
+		if q.Has(key) && key != "search_path" {
+			return dsn, nil
+		}
+		q.Set(key, value)
 		u.RawQuery = q.Encode()
 		return u.String(), nil
 	}
-	quoted := strings.ReplaceAll(pq.QuoteIdentifier(namespace), `'`, `\'`)
-	return dsn + " search_path='" + quoted + "'", nil
+	if strings.Contains(dsn, key+"=") && key != "search_path" {
+		return dsn, nil
+	}
+	quoted := strings.ReplaceAll(strings.ReplaceAll(value, `\`, `\\`), `'`, `\'`)
+	return dsn + " " + key + "='" + quoted + "'", nil
 }
