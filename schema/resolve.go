@@ -14,9 +14,9 @@ import (
 	"github.com/graphql-go/graphql"
 	"github.com/graphql-go/graphql/language/ast"
 	"github.com/lib/pq"
-	"tenantgraph/tenancy"
 
 	"tenantgraph/ddl"
+	"tenantgraph/tenancy"
 )
 
 // Options tunes how schemas are built and requests run. The zero value

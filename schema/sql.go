@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/lib/pq"
+
 	"tenantgraph/tenancy"
 )
 

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/graphql-go/graphql"
+
 	"tenantgraph/tenancy"
 )
 
