@@ -1,7 +1,6 @@
 package schema
 
 import (
-	"context"
 	"fmt"
 	"strings"
 
@@ -95,7 +94,7 @@ func (b *builder) addAdministrative() {
 		Description: "The brands, by name.",
 		Args:        listArgs(nil, nil, b.maxLimit()),
 		Resolve: safe(func(p graphql.ResolveParams) (any, error) {
-			return b.fixedList(p, brandTbl, "TRUE", nil, `"name"`)
+			return b.listPage(p, brandTbl, "TRUE", nil, `"name"`)
 		}),
 	}
 	b.query["brand"] = &graphql.Field{
@@ -133,38 +132,9 @@ func (b *builder) addAdministrative() {
 			if all, _ := p.Args["includeArchived"].(bool); !all {
 				conds = append(conds, `"archived_at" IS NULL`)
 			}
-			return b.fixedList(p, extraTbl, strings.Join(conds, " AND "), cond.args, `"brand", "id"`)
+			return b.listPage(p, extraTbl, strings.Join(conds, " AND "), cond.args, `"brand", "id"`)
 		}),
 	}
 }
 
 var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
-
-// fixedList is the list resolver of the administrative tables.
-func (b *builder) fixedList(p graphql.ResolveParams, tbl *table, where string, args []any, order string) (any, error) {
-	st, err := stateFrom(p.Context)
-	if err != nil {
-		return nil, err
-	}
-	limit, offset, err := b.pageArgs(p.Args)
-	if err != nil {
-		return nil, err
-	}
-	return &listResult{
-		items: func(ctx context.Context) (any, error) {
-			q := query{args: append([]any(nil), args...)}
-			fmt.Fprintf(&q.sql, "SELECT %s FROM %s WHERE %s ORDER BY %s LIMIT %s OFFSET %s",
-				tbl.selectList, st.qualify(tbl), where, order, q.param(limit), q.param(offset))
-			rows, err := tbl.scanRows(ctx, st.tx, &q)
-			if rows == nil && err == nil {
-				rows = []map[string]any{}
-			}
-			return rows, err
-		},
-		count: func(ctx context.Context) (int, error) {
-			var n int
-			err := st.tx.QueryRowContext(ctx, "SELECT count(*) FROM "+st.qualify(tbl)+" WHERE "+where, args...).Scan(&n)
-			return n, err
-		},
-	}, nil
-}

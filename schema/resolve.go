@@ -126,14 +126,6 @@ func (b *builder) pageArgs(args map[string]any) (limit, offset int, err error) {
 
 func (b *builder) resolveList(tbl *table) graphql.FieldResolveFn {
 	return func(p graphql.ResolveParams) (any, error) {
-		st, err := stateFrom(p.Context)
-		if err != nil {
-			return nil, err
-		}
-		limit, offset, err := b.pageArgs(p.Args)
-		if err != nil {
-			return nil, err
-		}
 		var cond query
 		filter, _ := p.Args["filter"].(map[string]any)
 		where, err := tbl.where(&cond, filter)
@@ -141,35 +133,55 @@ func (b *builder) resolveList(tbl *table) graphql.FieldResolveFn {
 			return nil, err
 		}
 		terms, _ := p.Args["orderBy"].([]any)
-		order := tbl.orderBy(terms)
-		return &listResult{
-			items: func(ctx context.Context) (any, error) {
-				q := query{args: append([]any(nil), cond.args...)}
-				fmt.Fprintf(&q.sql, "SELECT %s FROM %s WHERE %s ORDER BY %s LIMIT %s OFFSET %s",
-					tbl.selectList, st.qualify(tbl), where, order, q.param(limit), q.param(offset))
-				rows, err := tbl.scanRows(ctx, st.tx, &q)
-				if err != nil {
-					return nil, err
-				}
-				attachPage(rows)
-				return rows, nil
-			},
-			count: func(ctx context.Context) (int, error) {
-				var n int
-				err := st.tx.QueryRowContext(ctx, "SELECT count(*) FROM "+st.qualify(tbl)+" WHERE "+where, cond.args...).Scan(&n)
-				return n, err
-			},
-		}, nil
+		return b.listPage(p, tbl, where, cond.args, tbl.orderBy(terms))
 	}
+}
+
+// listPage resolves a list field over tbl: items and totalCount each run
+// their statement only when selected.
+func (b *builder) listPage(p graphql.ResolveParams, tbl *table, where string, args []any, order string) (any, error) {
+	st, err := stateFrom(p.Context)
+	if err != nil {
+		return nil, err
+	}
+	limit, offset, err := b.pageArgs(p.Args)
+	if err != nil {
+		return nil, err
+	}
+	return &listResult{
+		items: func(ctx context.Context) (any, error) {
+			q := query{args: append([]any(nil), args...)}
+			fmt.Fprintf(&q.sql, "SELECT %s FROM %s WHERE %s ORDER BY %s LIMIT %s OFFSET %s",
+				tbl.selectList, st.qualify(tbl), where, order, q.param(limit), q.param(offset))
+			rows, err := tbl.scanRows(ctx, st.tx, &q)
+			if err != nil {
+				return nil, err
+			}
+			attachPage(rows)
+			return rows, nil
+		},
+		count: func(ctx context.Context) (int, error) {
+			var n int
+			err := st.tx.QueryRowContext(ctx, "SELECT count(*) FROM "+st.qualify(tbl)+" WHERE "+where, args...).Scan(&n)
+			return n, err
+		},
+	}, nil
+}
+
+// stateAndID returns the request state and the row id argument of a
+// by-id field.
+func stateAndID(p graphql.ResolveParams) (*execState, int64, error) {
+	st, err := stateFrom(p.Context)
+	if err != nil {
+		return nil, 0, err
+	}
+	id, err := parseID("id", p.Args["id"])
+	return st, id, err
 }
 
 func (b *builder) resolveOne(tbl *table) graphql.FieldResolveFn {
 	return func(p graphql.ResolveParams) (any, error) {
-		st, err := stateFrom(p.Context)
-		if err != nil {
-			return nil, err
-		}
-		id, err := parseID("id", p.Args["id"])
+		st, id, err := stateAndID(p)
 		if err != nil {
 			return nil, err
 		}
@@ -260,11 +272,7 @@ func (b *builder) resolveCreate(tbl *table) graphql.FieldResolveFn {
 
 func (b *builder) resolveUpdate(tbl *table) graphql.FieldResolveFn {
 	return func(p graphql.ResolveParams) (any, error) {
-		st, err := stateFrom(p.Context)
-		if err != nil {
-			return nil, err
-		}
-		id, err := parseID("id", p.Args["id"])
+		st, id, err := stateAndID(p)
 		if err != nil {
 			return nil, err
 		}
@@ -291,11 +299,7 @@ func (b *builder) resolveUpdate(tbl *table) graphql.FieldResolveFn {
 
 func (b *builder) resolveDelete(tbl *table) graphql.FieldResolveFn {
 	return func(p graphql.ResolveParams) (any, error) {
-		st, err := stateFrom(p.Context)
-		if err != nil {
-			return nil, err
-		}
-		id, err := parseID("id", p.Args["id"])
+		st, id, err := stateAndID(p)
 		if err != nil {
 			return nil, err
 		}

@@ -204,7 +204,7 @@ func (t *table) scanRows(ctx context.Context, tx tenancy.Querier, q *query) ([]m
 		return nil, err
 	}
 	defer rows.Close()
-	var out []map[string]any
+	out := []map[string]any{}
 	dst := make([]any, len(t.columns))
 	for rows.Next() {
 		for i, c := range t.columns {
