@@ -59,9 +59,10 @@ type Principal struct {
 }
 
 // Can reports whether p holds need, or a stronger role, in country
-// countryID; countryID 0 asks for a global role, which only admin is.
+// countryID; countryID 0 asks for a global role, which only admin is. A
+// need that is not one of the three roles is never held.
 func (p *Principal) Can(countryID int64, need Role) bool {
-	if p == nil {
+	if p == nil || !need.Valid() {
 		return false
 	}
 	if p.Admin {

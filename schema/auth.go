@@ -115,15 +115,35 @@ func (a *Access) appliedSDL(typeName, field string) string {
 // checkIntrospection refuses __schema and __type to callers without the
 // viewer role: introspection shows a country's shape.
 func (a *Access) checkIntrospection(ctx context.Context, op *ast.OperationDefinition) error {
-	if a == nil || op.SelectionSet == nil {
+	if a == nil || !introspects(op.SelectionSet) {
 		return nil
 	}
-	for _, sel := range op.SelectionSet.Selections {
-		if f, ok := sel.(*ast.Field); ok && (f.Name.Value == "__schema" || f.Name.Value == "__type") {
-			return a.guard(ctx, identity.RoleViewer)
+	return a.guard(ctx, identity.RoleViewer)
+}
+
+// introspects reports whether a root selection set may select __schema or
+// __type: directly or inside an inline fragment. A named fragment's
+// definition is not at hand here, so a spread counts as introspection; at
+// the root every other field needs the viewer role anyway.
+func introspects(set *ast.SelectionSet) bool {
+	if set == nil {
+		return false
+	}
+	for _, sel := range set.Selections {
+		switch sel := sel.(type) {
+		case *ast.Field:
+			if sel.Name != nil && (sel.Name.Value == "__schema" || sel.Name.Value == "__type") {
+				return true
+			}
+		case *ast.InlineFragment:
+			if introspects(sel.SelectionSet) {
+				return true
+			}
+		case *ast.FragmentSpread:
+			return true
 		}
 	}
-	return nil
+	return false
 }
 
 // Roles lists, sorted, every "Type.field" that carries @hasRole and its

@@ -153,7 +153,9 @@ func (s *Server) oidcCallback(w http.ResponseWriter, r *http.Request) {
 		s.oidcFail(w, "the provider did not share an email address")
 		return
 	}
-	if claims.EmailVerified != nil && !*claims.EmailVerified {
+	// An email the provider does not vouch for could be anyone's, an admin
+	// email included: email_verified must be present and true.
+	if claims.EmailVerified == nil || !*claims.EmailVerified {
 		s.oidcFail(w, "the email address is not verified at the provider")
 		return
 	}
