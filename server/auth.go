@@ -58,8 +58,9 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
 		if h := r.Header.Get("Authorization"); h != "" && s.users != nil {
-			secret, ok := strings.CutPrefix(h, "Bearer ")
-			if !ok {
+			// The scheme name is case-insensitive (RFC 9110).
+			scheme, secret, ok := strings.Cut(h, " ")
+			if !ok || !strings.EqualFold(scheme, "Bearer") {
 				gqlError(w, r, http.StatusUnauthorized, schema.CodeUnauthenticated, "Authorization must be \"Bearer <API token>\"")
 				return
 			}

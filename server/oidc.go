@@ -139,7 +139,10 @@ func (s *Server) oidcCallback(w http.ResponseWriter, r *http.Request) {
 	}
 	raw, _ := tok.Extra("id_token").(string)
 	idt, err := verifierFn.Verify(ctx, raw)
-	if err != nil || subtle.ConstantTimeCompare([]byte(idt.Nonce), []byte(nonce)) != 1 {
+	if err == nil && subtle.ConstantTimeCompare([]byte(idt.Nonce), []byte(nonce)) != 1 {
+		err = errors.New("nonce does not match the one this browser's session holds")
+	}
+	if err != nil {
 		s.logger.Warn("oidc id token", "err", err)
 		s.oidcFail(w, "the sign-in provider's answer could not be verified")
 		return
