@@ -14,6 +14,7 @@ import (
 	"github.com/graphql-go/graphql/gqlerrors"
 	"github.com/graphql-go/graphql/language/ast"
 	"github.com/graphql-go/graphql/language/kinds"
+	"github.com/graphql-go/graphql/language/location"
 	"github.com/graphql-go/graphql/language/parser"
 	"github.com/graphql-go/graphql/language/visitor"
 	"github.com/jmoiron/sqlx"
@@ -56,14 +57,25 @@ type Response struct {
 
 // MarshalJSON writes data only for a request that ran: GraphQL over HTTP
 // leaves it out when the request failed before execution and has it (null
-// when a non-null root field failed) once execution started.
+// when a non-null root field failed) once execution started. An error
+// with no location has no "locations" key: graphql-go would write null,
+// which is not the list the GraphQL spec asks for.
 func (r *Response) MarshalJSON() ([]byte, error) {
-	type out struct {
-		Data       *any                       `json:"data,omitempty"`
-		Errors     []gqlerrors.FormattedError `json:"errors,omitempty"`
-		Extensions map[string]any             `json:"extensions,omitempty"`
+	type errorOut struct {
+		Message    string                    `json:"message"`
+		Locations  []location.SourceLocation `json:"locations,omitempty"`
+		Path       []any                     `json:"path,omitempty"`
+		Extensions map[string]any            `json:"extensions,omitempty"`
 	}
-	o := out{Errors: r.Errors, Extensions: r.Extensions}
+	type out struct {
+		Data       *any           `json:"data,omitempty"`
+		Errors     []errorOut     `json:"errors,omitempty"`
+		Extensions map[string]any `json:"extensions,omitempty"`
+	}
+	o := out{Extensions: r.Extensions}
+	for _, e := range r.Errors {
+		o.Errors = append(o.Errors, errorOut{e.Message, e.Locations, e.Path, e.Extensions})
+	}
 	if r.Stage == StageExecuted {
 		o.Data = &r.Data
 	}
@@ -83,6 +95,41 @@ type cachedDoc struct {
 type docCache struct {
 	mu   sync.RWMutex
 	docs map[string]*cachedDoc
+	// warm makes the schema's enums ready for concurrent use, once,
+	// before its first request (see warmEnums).
+	warm sync.Once
+}
+
+// NOTE: graphql-go's Enum builds its name and value lookup tables lazily
+// and without a lock, on the first ParseValue, ParseLiteral or Serialize.
+// Two requests that reach a fresh schema's enum at once (an OrderBy
+// argument, the ExtraType of an extra) race; the race detector shows it.
+// Every schema's enums are therefore warmed once before its first request,
+// and the introspection enums, which every schema shares, at start-up.
+// TODO(schema): warm in buildShape, before the schema is published.
+
+func init() {
+	warmEnum(graphql.TypeKindEnumType)
+	warmEnum(graphql.DirectiveLocationEnumType)
+}
+
+// warmEnums fills the lookup tables of every enum of s.
+func warmEnums(s *graphql.Schema) {
+	for _, t := range s.TypeMap() {
+		if e, ok := t.(*graphql.Enum); ok {
+			warmEnum(e)
+		}
+	}
+}
+
+func warmEnum(e *graphql.Enum) {
+	// A value graphql-go cannot hash panics in Serialize; it would panic
+	// the same way when serving, and is no reason to fail here.
+	defer func() { recover() }()
+	if vals := e.Values(); len(vals) > 0 {
+		e.ParseValue(vals[0].Name)
+		e.Serialize(vals[0].Value)
+	}
 }
 
 // maxCachedDocs bounds each schema's document cache; when full it is
@@ -115,6 +162,7 @@ func (b *Built) requestError(stage Stage, code, msg string) *Response {
 
 // prepare parses and validates q, or takes it from the cache.
 func (b *Built) prepare(q string) (*cachedDoc, *Response) {
+	b.docs.warm.Do(func() { warmEnums(&b.Schema) })
 	if d := b.docs.get(q); d != nil {
 		return d, nil
 	}
@@ -188,7 +236,7 @@ func (b *Built) Execute(ctx context.Context, db *sqlx.DB, req Request, allowMuta
 		return &Response{Errors: []gqlerrors.FormattedError{b.format(e)}, Stage: StageExecuted,
 			Extensions: map[string]any{"schemaVersion": b.Version}}
 	}
-	vars, err := coerceVariables(&b.Schema, op, req.Variables)
+	vars, err := coerceVariables(&b.Schema, op, req.Variables, b.opts.maxDepth())
 	if err != nil {
 		return b.requestError(StageRequest, CodeBadUserInput, err.Error())
 	}
@@ -356,19 +404,24 @@ func intRangeRule(ctx *graphql.ValidationContext) *graphql.ValidationRuleInstanc
 // number within 32 bits, Float a number, String and ID text (or an integer
 // for ID), Boolean a boolean. Other scalars and enums are left to their own
 // parsers, with json.Number turned into int64 or float64.
-func coerceVariables(s *graphql.Schema, op *ast.OperationDefinition, raw map[string]any) (map[string]any, error) {
+func coerceVariables(s *graphql.Schema, op *ast.OperationDefinition, raw map[string]any, maxDepth int) (map[string]any, error) {
 	out := make(map[string]any, len(raw))
 	for _, def := range op.VariableDefinitions {
 		name := def.Variable.Name.Value
-		v, ok := raw[name]
-		if !ok {
-			continue
-		}
 		t := typeFromAST(s, def.Type)
 		if t == nil {
 			continue
 		}
-		cv, err := coerceValue(v, t, "$"+name)
+		v, ok := raw[name]
+		if !ok {
+			// graphql-go would refuse a missing required variable itself,
+			// but as an uncoded error after the transaction began.
+			if _, required := t.(*graphql.NonNull); required && def.DefaultValue == nil {
+				return nil, fmt.Errorf("variable $%s of type %s is required", name, t)
+			}
+			continue
+		}
+		cv, err := coerceValue(v, t, "$"+name, maxDepth)
 		if err != nil {
 			return nil, err
 		}
@@ -395,21 +448,31 @@ func typeFromAST(s *graphql.Schema, t ast.Type) graphql.Type {
 	return nil
 }
 
-func coerceValue(v any, t graphql.Type, path string) (any, error) {
+// coerceValue checks v against t. Lists and objects may nest depth levels
+// deep: like a document, a deeply nested variable (a filter of thousands of
+// nots) would otherwise reach graphql-go's recursion and the SQL.
+func coerceValue(v any, t graphql.Type, path string, depth int) (any, error) {
+	if nn, ok := t.(*graphql.NonNull); ok {
+		if v == nil {
+			return nil, fmt.Errorf("variable %s must not be null: its type is %s", path, t)
+		}
+		return coerceValue(v, nn.OfType, path, depth)
+	}
 	if v == nil {
 		return nil, nil
 	}
 	switch t := t.(type) {
-	case *graphql.NonNull:
-		return coerceValue(v, t.OfType, path)
 	case *graphql.List:
 		list, ok := v.([]any)
 		if !ok {
-			return coerceValue(v, t.OfType, path)
+			return coerceValue(v, t.OfType, path, depth)
+		}
+		if depth <= 0 {
+			return nil, fmt.Errorf("variable %s nests too deep", path)
 		}
 		out := make([]any, len(list))
 		for i, item := range list {
-			cv, err := coerceValue(item, t.OfType, fmt.Sprintf("%s[%d]", path, i))
+			cv, err := coerceValue(item, t.OfType, fmt.Sprintf("%s[%d]", path, i), depth-1)
 			if err != nil {
 				return nil, err
 			}
@@ -421,6 +484,9 @@ func coerceValue(v any, t graphql.Type, path string) (any, error) {
 		if !ok {
 			return nil, fmt.Errorf("variable %s must be an object of type %s", path, t.Name())
 		}
+		if depth <= 0 {
+			return nil, fmt.Errorf("variable %s nests too deep", path)
+		}
 		fields := t.Fields()
 		out := make(map[string]any, len(obj))
 		for k, fv := range obj {
@@ -428,11 +494,19 @@ func coerceValue(v any, t graphql.Type, path string) (any, error) {
 			if !ok {
 				return nil, fmt.Errorf("variable %s has no field %q in %s", path, k, t.Name())
 			}
-			cv, err := coerceValue(fv, f.Type, path+"."+k)
+			cv, err := coerceValue(fv, f.Type, path+"."+k, depth-1)
 			if err != nil {
 				return nil, err
 			}
 			out[k] = cv
+		}
+		for _, name := range sortedKeys(fields) {
+			f := fields[name]
+			if _, required := f.Type.(*graphql.NonNull); required && f.DefaultValue == nil {
+				if _, given := obj[name]; !given {
+					return nil, fmt.Errorf("variable %s lacks field %q, which %s requires", path, name, t.Name())
+				}
+			}
 		}
 		return out, nil
 	}
@@ -489,10 +563,26 @@ func coerceScalar(v any, t graphql.Type, path string) (any, error) {
 		// enums and the rest see plain Go numbers.
 		if isNum && t != BigInt {
 			if n, err := num.Int64(); err == nil {
-				return n, nil
+				v = n
+			} else {
+				v, _ = num.Float64()
 			}
-			f, _ := num.Float64()
-			return f, nil
+		}
+		// Check with the type's own parser now: graphql-go would refuse a
+		// value it rejects only once the transaction began, with an
+		// uncoded error that prints Go values. The value itself goes on
+		// unparsed, as graphql-go parses it again.
+		var parsed any
+		switch t := t.(type) {
+		case *graphql.Scalar:
+			parsed = t.ParseValue(v)
+		case *graphql.Enum:
+			parsed = t.ParseValue(v)
+		default:
+			return v, nil
+		}
+		if parsed == nil {
+			return nil, fmt.Errorf("variable %s must be a %s; got %s", path, t.Name(), describe(v))
 		}
 	}
 	return v, nil

@@ -162,7 +162,9 @@ func parseDateTime(v any) any {
 	if err != nil {
 		return nil
 	}
-	return t
+	// In UTC: a timestamp column without time zone keeps the wall clock
+	// it is sent and drops the offset, and is read back as UTC.
+	return t.UTC()
 }
 
 var timeRE = regexp.MustCompile(`^([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?$`)
