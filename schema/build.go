@@ -131,6 +131,7 @@ func buildShape(tables []tenancy.Table, opts *Options) (*shape, error) {
 	if err != nil {
 		return nil, err
 	}
+	warmEnums(&s)
 	sh.Schema = s
 	sort.Strings(sh.Omitted)
 	return sh, nil

@@ -95,18 +95,15 @@ type cachedDoc struct {
 type docCache struct {
 	mu   sync.RWMutex
 	docs map[string]*cachedDoc
-	// warm makes the schema's enums ready for concurrent use, once,
-	// before its first request (see warmEnums).
-	warm sync.Once
 }
 
 // NOTE: graphql-go's Enum builds its name and value lookup tables lazily
 // and without a lock, on the first ParseValue, ParseLiteral or Serialize.
 // Two requests that reach a fresh schema's enum at once (an OrderBy
 // argument, the ExtraType of an extra) race; the race detector shows it.
-// Every schema's enums are therefore warmed once before its first request,
-// and the introspection enums, which every schema shares, at start-up.
-// TODO(schema): warm in buildShape, before the schema is published.
+// Every schema's enums are therefore warmed when it is built, before it is
+// published, and the introspection enums, which every schema shares, at
+// start-up.
 
 func init() {
 	warmEnum(graphql.TypeKindEnumType)
@@ -162,7 +159,6 @@ func (b *Built) requestError(stage Stage, code, msg string) *Response {
 
 // prepare parses and validates q, or takes it from the cache.
 func (b *Built) prepare(q string) (*cachedDoc, *Response) {
-	b.docs.warm.Do(func() { warmEnums(&b.Schema) })
 	if d := b.docs.get(q); d != nil {
 		return d, nil
 	}

@@ -17,6 +17,7 @@ func NewStatic(s graphql.Schema, access *Access, opts *Options) *Built {
 	if opts == nil {
 		opts = &Options{}
 	}
+	warmEnums(&s)
 	return &Built{shape: &shape{Schema: s, access: access}, opts: opts, Version: 1}
 }
 

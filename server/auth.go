@@ -65,10 +65,12 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 				return
 			}
 			p, err := s.users.TokenPrincipal(ctx, strings.TrimSpace(secret))
+			if err != nil && !errors.Is(err, identity.ErrBadToken) && !errors.Is(err, identity.ErrInactive) {
+				s.logger.Error("check token", "err", err)
+				gqlError(w, r, http.StatusServiceUnavailable, schema.CodeInternal, "the server cannot reach its database")
+				return
+			}
 			if err != nil {
-				if !errors.Is(err, identity.ErrBadToken) && !errors.Is(err, identity.ErrInactive) {
-					s.logger.Error("check token", "err", err)
-				}
 				w.Header().Set("WWW-Authenticate", `Bearer realm="tenantgraph"`)
 				gqlError(w, r, http.StatusUnauthorized, schema.CodeUnauthenticated, "the API token is invalid, expired or revoked")
 				return
