@@ -41,6 +41,8 @@ run:
 
 ## test: every package's tests, with the race detector, against $(TEST_DB)
 test:
+	@# The browser test drives Debian's Chromium; nothing downloads a browser.
+	@test -x /usr/bin/chromium || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
 	@url=$$(scripts/ensure-postgres.sh $(TEST_DB)) && \
 	echo "DATABASE_URL=$$url" && \
 	DATABASE_URL="$$url" $(GO) test $(TEST_FLAGS) ./...

@@ -32,11 +32,12 @@ func gqlError(w http.ResponseWriter, r *http.Request, status int, code, msg stri
 }
 
 // responseType picks the response media type from Accept: the GraphQL
-// response type when the client names it, JSON otherwise.
+// response type when the client names it (and not with q=0), JSON
+// otherwise.
 func responseType(r *http.Request) string {
 	for _, part := range strings.Split(r.Header.Get("Accept"), ",") {
-		mt, _, err := mime.ParseMediaType(strings.TrimSpace(part))
-		if err == nil && mt == mediaGraphQLResponse {
+		mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
+		if err == nil && mt == mediaGraphQLResponse && !zeroQuality(params["q"]) {
 			return mediaGraphQLResponse + "; charset=utf-8"
 		}
 	}
@@ -89,11 +90,19 @@ func (s *Server) decodeRequest(w http.ResponseWriter, r *http.Request) (schema.R
 		if v := q.Get("variables"); v != "" {
 			raw.Variables = json.RawMessage(v)
 		}
+		if v := q.Get("extensions"); v != "" {
+			raw.Extensions = json.RawMessage(v)
+		}
 	case http.MethodPost:
-		mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+		mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 		if err != nil || (mt != mediaJSON && mt != "application/graphql+json") {
 			gqlError(w, r, http.StatusUnsupportedMediaType, schema.CodeBadUserInput,
 				"send the request as JSON with Content-Type: application/json")
+			return req, false
+		}
+		if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
+			gqlError(w, r, http.StatusUnsupportedMediaType, schema.CodeBadUserInput,
+				"send the request body in UTF-8 (charset="+cs+" is not supported)")
 			return req, false
 		}
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.maxBody))
@@ -145,8 +154,13 @@ func (s *Server) decodeRequest(w http.ResponseWriter, r *http.Request) (schema.R
 	return req, true
 }
 
-// graphql serves one tenant's GraphQL endpoint.
+// graphql serves one tenant's GraphQL endpoint, and GraphiQL to a browser
+// that opens it as a page.
 func (s *Server) graphql(w http.ResponseWriter, r *http.Request) {
+	if wantsGraphiQL(r) {
+		s.graphiql(w, r)
+		return
+	}
 	t, err := s.tenant(r)
 	if errors.Is(err, tenancy.ErrNotFound) {
 		gqlError(w, r, http.StatusNotFound, schema.CodeNotFound, "no such country; check the alias in the URL")
@@ -215,6 +229,24 @@ func (s *Server) awaitVersion(w http.ResponseWriter, r *http.Request, t *tenancy
 	}
 	deadline := time.Now().Add(versionWait)
 	for t.SchemaVersion < want {
+		// The version the client saw is usually committed already: look
+		// at once, then every 20ms.
+		nt, err := s.tenants.Refresh(r.Context(), t.Alias)
+		switch {
+		case errors.Is(err, tenancy.ErrNotFound):
+			gqlError(w, r, http.StatusNotFound, schema.CodeNotFound, "no such country; check the alias in the URL")
+			return nil, false
+		case err != nil && r.Context().Err() != nil:
+			return nil, false
+		case err != nil:
+			s.logger.Error("tenant refresh", "tenant", t.Alias, "err", err)
+			gqlError(w, r, http.StatusServiceUnavailable, schema.CodeInternal, "the server cannot reach its database")
+			return nil, false
+		}
+		t = nt
+		if t.SchemaVersion >= want {
+			break
+		}
 		if time.Now().After(deadline) {
 			gqlError(w, r, http.StatusServiceUnavailable, schema.CodeSchemaChanged,
 				"this server has not seen schema version "+h+" yet; retry shortly")
@@ -225,12 +257,6 @@ func (s *Server) awaitVersion(w http.ResponseWriter, r *http.Request, t *tenancy
 			return nil, false
 		case <-time.After(20 * time.Millisecond):
 		}
-		nt, err := s.tenants.Refresh(r.Context(), t.Alias)
-		if err != nil {
-			gqlError(w, r, http.StatusServiceUnavailable, schema.CodeInternal, "the server cannot reach its database")
-			return nil, false
-		}
-		t = nt
 	}
 	return t, true
 }
@@ -254,6 +280,10 @@ func (s *Server) allowed(w http.ResponseWriter, r *http.Request) bool {
 
 // adminGraphQL serves the admin API.
 func (s *Server) adminGraphQL(w http.ResponseWriter, r *http.Request) {
+	if wantsGraphiQL(r) {
+		s.adminGraphiQL(w, r)
+		return
+	}
 	if !s.allowed(w, r) {
 		return
 	}
@@ -328,3 +358,9 @@ func (s *Server) sdl(w http.ResponseWriter, r *http.Request) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// zeroQuality reports whether an Accept q parameter refuses the type.
+func zeroQuality(q string) bool {
+	f, err := strconv.ParseFloat(q, 64)
+	return err == nil && f == 0
+}

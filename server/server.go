@@ -117,6 +117,7 @@ func New(opts Options) *Server {
 	s.mux.HandleFunc("/country/{alias}/graphql", s.graphql)
 	s.mux.HandleFunc("/graphql", s.graphql)
 	s.mux.HandleFunc("GET /country/{alias}/schema.graphql", s.sdl)
+	s.routeGraphiQL()
 	if s.admin != nil {
 		s.mux.HandleFunc("/admin/graphql", s.adminGraphQL)
 	}

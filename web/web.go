@@ -8,7 +8,7 @@ import (
 	"io"
 )
 
-//go:embed login.html
+//go:embed login.html graphiql.html
 var files embed.FS
 
 var loginPage = template.Must(template.ParseFS(files, "login.html"))

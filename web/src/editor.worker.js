@@ -1,0 +1,2 @@
+// Monaco's base editor worker.
+import 'monaco-editor/esm/vs/editor/editor.worker.js';
