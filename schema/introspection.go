@@ -113,6 +113,17 @@ func init() {
 		Type:    graphql.String,
 		Resolve: func(p graphql.ResolveParams) (any, error) { return nil, nil },
 	})
+	// graphql-go answers "" for a missing description; tools then print an
+	// empty description ("""""") on every undocumented type and field.
+	description := &graphql.Field{
+		Type:    graphql.String,
+		Resolve: func(p graphql.ResolveParams) (any, error) { return descriptionOrNil(p.Source), nil },
+	}
+	for _, t := range []*graphql.Object{
+		graphql.TypeType, graphql.FieldType, graphql.InputValueType, graphql.EnumValueType, graphql.DirectiveType,
+	} {
+		t.AddFieldConfig("description", description)
+	}
 
 	for _, t := range []*graphql.Object{
 		graphql.SchemaType, graphql.DirectiveType, graphql.TypeType, graphql.FieldType,
@@ -121,6 +132,26 @@ func init() {
 		t.Fields()
 		t.Interfaces()
 	}
+}
+
+// descriptionOrNil returns the description of an introspected type, field,
+// argument, enum value or directive, or nil when it has none.
+func descriptionOrNil(src any) any {
+	var d string
+	switch s := src.(type) {
+	case interface{ Description() string }:
+		d = s.Description()
+	case *graphql.FieldDefinition:
+		d = s.Description
+	case *graphql.EnumValueDefinition:
+		d = s.Description
+	case *graphql.Directive:
+		d = s.Description
+	}
+	if d == "" {
+		return nil
+	}
+	return d
 }
 
 func sortedArgs(args []*graphql.Argument) []*graphql.Argument {
