@@ -215,6 +215,8 @@ func (b *Built) Execute(ctx context.Context, db *sqlx.DB, req Request, allowMuta
 		for _, o := range d.ops {
 			op = o
 		}
+	case len(d.ops) == 0:
+		return b.requestError(StageRequest, CodeBadUserInput, "the document has no operation to run")
 	default:
 		return b.requestError(StageRequest, CodeBadUserInput, "the document has several operations; say which to run in operationName")
 	}

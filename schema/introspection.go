@@ -101,6 +101,22 @@ func init() {
 		Type:    graphql.NewNonNull(graphql.Boolean),
 		Resolve: func(p graphql.ResolveParams) (any, error) { return false, nil },
 	})
+	graphql.SchemaType.AddFieldConfig("types", &graphql.Field{
+		Description: "A list of all types supported by this server.",
+		Type:        graphql.NewNonNull(graphql.NewList(graphql.NewNonNull(graphql.TypeType))),
+		Resolve: func(p graphql.ResolveParams) (any, error) {
+			s, ok := p.Source.(graphql.Schema)
+			if !ok {
+				return []graphql.Type{}, nil
+			}
+			tm := s.TypeMap()
+			out := make([]graphql.Type, 0, len(tm))
+			for _, name := range sortedKeys(tm) {
+				out = append(out, tm[name])
+			}
+			return out, nil
+		},
+	})
 	graphql.SchemaType.AddFieldConfig("description", &graphql.Field{
 		Type:    graphql.String,
 		Resolve: func(p graphql.ResolveParams) (any, error) { return nil, nil },
