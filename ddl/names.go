@@ -61,8 +61,15 @@ func ValidateExtraName(name string) error {
 			return fmt.Errorf("%w: extra name %q is a base column of every brand table; choose another", ErrInvalid, name)
 		}
 	}
+	if filterOperators[name] {
+		return fmt.Errorf("%w: extra name %q is an operator of every brand's filter; choose another", ErrInvalid, name)
+	}
 	return nil
 }
+
+// filterOperators are the fields every brand's filter input type has
+// besides its columns; a column of that name could not be filtered on.
+var filterOperators = map[string]bool{"and": true, "or": true, "not": true}
 
 // TypeName is the GraphQL type name of a brand table: PascalCase of its
 // name (toyota -> Toyota, land_rover -> LandRover).
@@ -98,6 +105,11 @@ var ReservedTypeNames = map[string]bool{
 // reservedTables are tables of every tenant schema that are not brands.
 var reservedTables = map[string]bool{"brand": true, "extras": true, "goose_db_version": true}
 
+// reservedQueryFields are root query fields every tenant schema has; a
+// brand takes the query fields <name> and <name>List, so a brand named
+// like one of them would be left out of the API.
+var reservedQueryFields = map[string]bool{"brands": true, "brand": true, "extras": true}
+
 // ValidateBrandName checks a new brand's table name against NameRule, the
 // tenant's own tables, and the GraphQL names its types would take, given
 // the existing brands.
@@ -107,6 +119,9 @@ func ValidateBrandName(name string, existing []string) error {
 	}
 	if reservedTables[name] {
 		return fmt.Errorf("%w: brand name %q is a table every country has; choose another", ErrInvalid, name)
+	}
+	if reservedQueryFields[name] {
+		return fmt.Errorf("%w: brand name %q is a query every country's API has; choose another", ErrInvalid, name)
 	}
 	taken := map[string]string{}
 	for n := range ReservedTypeNames {

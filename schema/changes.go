@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/graphql-go/graphql"
+	"github.com/graphql-go/graphql/language/ast"
 
 	"tenantgraph/ddl"
 	"tenantgraph/tenancy"
@@ -136,6 +137,9 @@ func (b *builder) addChanges() {
 			if err != nil {
 				return nil, err
 			}
+			if err := aloneInMutation(p); err != nil {
+				return nil, err
+			}
 			in, _ := p.Args["input"].(map[string]any)
 			nb := ddl.NewBrand{}
 			nb.Name, _ = in["name"].(string)
@@ -191,6 +195,9 @@ func (b *builder) changeExtra(fn func(context.Context, *tenancy.Tenant, graphql.
 		if err != nil {
 			return nil, err
 		}
+		if err := aloneInMutation(p); err != nil {
+			return nil, err
+		}
 		row, v, err := fn(p.Context, &st.built.tenant, p)
 		if err != nil {
 			return nil, err
@@ -208,6 +215,47 @@ func (b *builder) changeExtra(fn func(context.Context, *tenancy.Tenant, graphql.
 			"created_at": row.CreatedAt, "updated_at": row.UpdatedAt,
 		}, nil
 	})
+}
+
+// aloneInMutation refuses a change of shape that shares its mutation with
+// other fields. The change commits in a transaction of its own, so a field
+// failing after it could not undo it, and a row written before it in the
+// request's transaction holds the lock its ALTER TABLE waits for until the
+// lock timeout, on every retry.
+func aloneInMutation(p graphql.ResolveParams) error {
+	if p.Info.Operation == nil {
+		return nil
+	}
+	if n := countFields(p.Info.Operation.GetSelectionSet(), p.Info.Fragments, 0); n > 1 {
+		return UserError("%s changes the country's shape and commits on its own; send it as the only field of its mutation", p.Info.FieldName)
+	}
+	return nil
+}
+
+// countFields counts the fields other than __typename that a selection set
+// selects, fragments included.
+func countFields(ss *ast.SelectionSet, fragments map[string]ast.Definition, depth int) int {
+	if ss == nil || depth > 10 {
+		return 0
+	}
+	n := 0
+	for _, sel := range ss.Selections {
+		switch sel := sel.(type) {
+		case *ast.Field:
+			if sel.Name == nil || sel.Name.Value != "__typename" {
+				n++
+			}
+		case *ast.InlineFragment:
+			n += countFields(sel.SelectionSet, fragments, depth+1)
+		case *ast.FragmentSpread:
+			if sel.Name != nil {
+				if def := fragments[sel.Name.Value]; def != nil {
+					n += countFields(def.GetSelectionSet(), fragments, depth+1)
+				}
+			}
+		}
+	}
+	return n
 }
 
 // published makes the tenant's schema at version v current in the registry

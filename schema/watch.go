@@ -22,8 +22,8 @@ type Watcher struct {
 	Directory *tenancy.Directory
 	// Interval is the period of the full check; zero means 30 seconds.
 	Interval time.Duration
-	// OnEvent, when set, is told "notification", "reconnect" or "check"
-	// each time one is handled (metrics and tests).
+	// OnEvent, when set, is told "notification", "connect", "reconnect" or
+	// "check" each time one is handled (metrics and tests).
 	OnEvent func(kind string)
 }
 
@@ -44,9 +44,12 @@ func (w *Watcher) Run(ctx context.Context, dsn string) error {
 		}
 	})
 	defer l.Close()
-	if err := l.Listen(tenancy.ChangeChannel); err != nil {
-		return err
-	}
+	// Listen returns once the listener has a connection, which takes long
+	// when the database refuses it; meanwhile the periodic check runs and
+	// ctx can end Run (closing the listener ends Listen). Changes made
+	// before it listened are caught by a full check once it does.
+	listened := make(chan error, 1)
+	go func() { listened <- l.Listen(tenancy.ChangeChannel) }()
 	interval := w.Interval
 	if interval <= 0 {
 		interval = 30 * time.Second
@@ -57,6 +60,13 @@ func (w *Watcher) Run(ctx context.Context, dsn string) error {
 		select {
 		case <-ctx.Done():
 			return nil
+		case err := <-listened:
+			if err != nil {
+				return err
+			}
+			listened = nil
+			w.check(ctx)
+			w.event("connect")
 		case n := <-l.Notify:
 			if n == nil {
 				// pq sends nil after a reconnect; the reconnect event runs
