@@ -160,16 +160,29 @@ func (r *Registry) Get(ctx context.Context, t *tenancy.Tenant) (*Built, error) {
 	if b := e.cur.Load(); b != nil && time.Since(time.Unix(0, e.failed.Load())) < retryFailedAfter {
 		return b, nil
 	}
-	return r.rebuild(ctx, e, t, want)
+	b, err := r.rebuild(ctx, e, t, want)
+	if err != nil && b != nil {
+		// The previous schema keeps serving; rebuild already logged why.
+		return b, nil
+	}
+	return b, err
 }
 
 // Rebuild builds the tenant's schema now and publishes it, unless one at
-// least as new is already in place. It returns once the new schema serves.
+// least as new is already in place. It returns once the new schema serves,
+// or an error when it could not be built (the previous one, if any, keeps
+// serving).
 func (r *Registry) Rebuild(ctx context.Context, t *tenancy.Tenant) (*Built, error) {
 	e := r.entry(t.ID)
-	return r.rebuild(ctx, e, t, t.SchemaVersion)
+	b, err := r.rebuild(ctx, e, t, t.SchemaVersion)
+	if err != nil {
+		return nil, err
+	}
+	return b, nil
 }
 
+// rebuild builds and publishes the tenant's schema. When the build fails
+// it returns the error together with the schema still serving, if any.
 func (r *Registry) rebuild(ctx context.Context, e *entry, t *tenancy.Tenant, want int64) (*Built, error) {
 	e.build.Lock()
 	defer e.build.Unlock()
@@ -187,7 +200,7 @@ func (r *Registry) rebuild(ctx context.Context, e *entry, t *tenancy.Tenant, wan
 		if prev := e.cur.Load(); prev != nil {
 			r.opts.logger().Warn("schema rebuild failed; serving the previous one",
 				"tenant", t.Alias, "version", prev.Version, "err", err)
-			return prev, nil
+			return prev, err
 		}
 		return nil, err
 	}

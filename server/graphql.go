@@ -191,8 +191,10 @@ func (s *Server) graphql(w http.ResponseWriter, r *http.Request) {
 	if resp.Retryable && hasCode(resp, schema.CodeSchemaChanged) {
 		// The schema changed under the request: run it once more on the
 		// newest schema, which the change published before committing.
-		if nb, err := s.registry.Get(r.Context(), t); err == nil && nb != built {
-			resp = nb.Execute(r.Context(), s.db, req, r.Method == http.MethodPost)
+		if nt, err := s.tenants.Refresh(r.Context(), t.Alias); err == nil {
+			if nb, err := s.registry.Get(r.Context(), nt); err == nil && nb != built {
+				resp = nb.Execute(r.Context(), s.db, req, r.Method == http.MethodPost)
+			}
 		}
 	}
 	s.metrics.request(t.Alias, outcome(resp))
