@@ -14,7 +14,7 @@ STATICCHECK_VERSION ?= v0.8.2
 GOFILES = $$(find . -name '*.go' -not -path './.git/*' -not -path './.pg/*' \
 	-not -path '*/node_modules/*' -not -path './tmp/*')
 
-.PHONY: all build run test lint fmt pg pg-stop clean
+.PHONY: all build run test lint fmt pg pg-stop clean scale web
 
 all: build
 
@@ -36,6 +36,10 @@ run:
 	echo "  Mexico:    http://$(LISTEN_ADDR)/country/mx/graphql" && \
 	echo "  US:        http://$(LISTEN_ADDR)/country/us/graphql" && \
 	echo "  SDL:       http://$(LISTEN_ADDR)/country/mx/schema.graphql" && \
+	echo "  GraphiQL:  http://$(LISTEN_ADDR)/country/mx/graphiql" && \
+	echo "             http://$(LISTEN_ADDR)/country/us/graphiql" && \
+	echo "  admin:     http://$(LISTEN_ADDR)/admin/graphiql" && \
+	echo "  sign in:   http://$(LISTEN_ADDR)/login (demo accounts above)" && \
 	echo && \
 	exec $(BIN) serve --listen-addr $(LISTEN_ADDR)
 
@@ -82,3 +86,11 @@ bench:
 .PHONY: web
 web:
 	cd web && npm ci --ignore-scripts --no-audit --no-fund && node build.mjs
+
+## scale: many-tenant measurements: SCALE_N tenants made in bulk in a fresh
+## database tenantgraph_scale, then readiness, first requests, memory,
+## migrate and create times (see bench/scale)
+SCALE_N ?= 1000
+scale: build
+	@url=$$(scripts/ensure-postgres.sh) && \
+	$(GO) run ./bench/scale -n $(SCALE_N) -bin $(BIN) -database-url "$$url"
