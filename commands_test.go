@@ -234,15 +234,6 @@ type gqlResult struct {
 	Raw    string
 }
 
-// codes lists the error codes of r.
-func (r *gqlResult) codes() []string {
-	var out []string
-	for _, e := range r.Errors {
-		out = append(out, e.code())
-	}
-	return out
-}
-
 func (r *gqlResult) hasCode(code string) bool {
 	for _, e := range r.Errors {
 		if e.code() == code {
