@@ -92,7 +92,10 @@ func ReadCatalog(ctx context.Context, q sqlx.QueryerContext, namespace string) (
 	var tablesJSON, extrasJSON []byte
 	err := q.QueryRowxContext(ctx, fmt.Sprintf(catalogSQL, pq.QuoteIdentifier(namespace)), namespace).
 		Scan(&version, &tablesJSON, &extrasJSON)
-	if errors.Is(err, sql.ErrNoRows) {
+	// No country has the schema, or the schema or its tables are gone (a
+	// tenant dropped by another replica, say): 42P01 is undefined_table.
+	var pqErr *pq.Error
+	if errors.Is(err, sql.ErrNoRows) || errors.As(err, &pqErr) && pqErr.Code == "42P01" {
 		return nil, fmt.Errorf("%w: schema %q", ErrNotFound, namespace)
 	}
 	if err != nil {

@@ -22,7 +22,7 @@ type TxOptions struct {
 // InTx runs fn in a transaction whose search_path is the tenant schema
 // namespace alone. The path is set with set_config(..., true), so it ends
 // with the transaction and no pooled connection carries it to the next
-// user. fn's error, or a cancelled ctx, rolls everything back.
+// user. fn's error or panic, or a cancelled ctx, rolls everything back.
 // Administration tables must be referenced schema-qualified inside fn. An
 // empty namespace leaves only pg_catalog on the path, for work that touches
 // no tenant: every table must then be schema-qualified.
@@ -32,6 +32,13 @@ func InTx(ctx context.Context, db *sqlx.DB, namespace string, opts TxOptions, fn
 		return fmt.Errorf("begin: %w", err)
 	}
 	defer func() {
+		// A panicking fn must not leave the connection inside the
+		// transaction: it would never return to the pool, and its locks
+		// would block the tenant's tables until the process ends.
+		if p := recover(); p != nil {
+			tx.Rollback()
+			panic(p)
+		}
 		if err != nil {
 			tx.Rollback()
 		}
