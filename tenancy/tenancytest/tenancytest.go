@@ -141,10 +141,19 @@ func NewDatabase(tb testing.TB) string {
 		tb.Fatalf("tenancytest: create database %s: %v", name, err)
 	}
 	tb.Cleanup(func() {
-		err := withMaintenanceDB(dsn, func(ctx context.Context, db *sql.DB) error {
-			_, err := db.ExecContext(ctx, `DROP DATABASE IF EXISTS `+pq.QuoteIdentifier(name)+` WITH (FORCE)`)
-			return err
-		})
+		var err error
+		// A busy shared server may refuse a connection for a moment; a
+		// database left behind would stay until someone drops it.
+		for attempt := 0; attempt < 10; attempt++ {
+			err = withMaintenanceDB(dsn, func(ctx context.Context, db *sql.DB) error {
+				_, err := db.ExecContext(ctx, `DROP DATABASE IF EXISTS `+pq.QuoteIdentifier(name)+` WITH (FORCE)`)
+				return err
+			})
+			if pq.As(err, "53300") == nil { // too_many_connections
+				break
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
 		if err != nil {
 			tb.Errorf("tenancytest: drop database %s: %v", name, err)
 		}
