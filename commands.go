@@ -251,6 +251,7 @@ func NewApp(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) 
 	app.Tenants = tenancy.NewStore(db, cfg.DatabaseURL)
 	app.Tenants.Logger = logger
 	app.Users = identity.NewStore(db)
+	app.Users.EnableCache(cfg.AuthCacheTTL)
 	opts := &schema.Options{
 		StatementTimeout: cfg.StatementTimeout,
 		MaxDepth:         cfg.MaxDepth,
@@ -263,7 +264,8 @@ func NewApp(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) 
 	}
 	app.Registry = schema.NewRegistry(db, opts, cfg.MaxSchemas)
 	dir := tenancy.NewDirectory(app.Tenants)
-	app.Watcher = &schema.Watcher{Registry: app.Registry, Directory: dir, Interval: cfg.CheckInterval}
+	app.Watcher = &schema.Watcher{Registry: app.Registry, Directory: dir, Interval: cfg.CheckInterval,
+		OnIdentityChange: app.Users.ClearCache}
 
 	adminAPI := &admin.API{Tenants: app.Tenants, Users: app.Users}
 	adminBuilt, _, err := adminAPI.Build(opts)

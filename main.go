@@ -48,6 +48,7 @@ type Config struct {
 	// OIDCClientSecret comes from the environment only, never a flag.
 	OIDCClientSecret string
 	AdminEmails      string
+	AuthCacheTTL     time.Duration
 }
 
 // DefaultConfig returns the configuration used when nothing is set.
@@ -89,6 +90,7 @@ func (c *Config) bindServe(fs *flag.FlagSet) {
 	fs.StringVar(&c.OIDCClientID, "oidc-client-id", env("OIDC_CLIENT_ID", ""), "OpenID Connect client id; empty turns Google sign-in off (env OIDC_CLIENT_ID; the secret comes from env OIDC_CLIENT_SECRET only)")
 	fs.StringVar(&c.AdminEmails, "admin-emails", env("ADMIN_EMAILS", ""), "comma-separated emails made admin at their first OpenID Connect sign-in (env ADMIN_EMAILS)")
 	c.OIDCClientSecret = os.Getenv("OIDC_CLIENT_SECRET")
+	fs.DurationVar(&c.AuthCacheTTL, "auth-cache-ttl", envDuration("AUTH_CACHE_TTL", c.AuthCacheTTL), "keep a token's or session user's roles this long between checks (off by default); changes made through the API clear it on every replica at once, but a change made directly in SQL waits out the TTL (env AUTH_CACHE_TTL)")
 	fs.IntVar(&c.MaxSchemas, "max-schemas", int(envInt64("MAX_SCHEMAS", int64(c.MaxSchemas))), "most tenant schemas kept built; the least recently used are dropped (env MAX_SCHEMAS)")
 }
 

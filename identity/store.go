@@ -28,6 +28,8 @@ type Store struct {
 	// BcryptCost is the cost of new password hashes; zero means
 	// bcrypt.DefaultCost. Tests lower it.
 	BcryptCost int
+
+	cache *principalCache // nil until EnableCache
 }
 
 // NewStore returns a Store over db.
@@ -207,6 +209,9 @@ func (s *Store) SignInOIDC(ctx context.Context, email, name string, makeAdmin bo
 
 // Principal loads an active user and every role they hold, in one query.
 func (s *Store) Principal(ctx context.Context, userID int64) (*Principal, error) {
+	if p := s.cache.user(userID); p != nil {
+		return p, nil
+	}
 	rows, err := s.db.QueryContext(ctx, `
 		SELECT u.email, u.name, u.active, m.country_id, m.role
 		FROM administration.users u
@@ -241,6 +246,7 @@ func (s *Store) Principal(ctx context.Context, userID int64) (*Principal, error)
 	if !active {
 		return nil, ErrInactive
 	}
+	s.cache.putUser(userID, p)
 	return p, nil
 }
 
@@ -254,6 +260,9 @@ func (s *Store) SetActive(ctx context.Context, userID int64, active bool) (*User
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		return nil, fmt.Errorf("%w: no user has id %d", ErrNotFound, userID)
+	}
+	if err := s.changed(ctx, s.db); err != nil {
+		return nil, err
 	}
 	return s.User(ctx, userID)
 }
@@ -302,6 +311,9 @@ func (s *Store) Grant(ctx context.Context, email, alias string, role Role) (*Mem
 	if err != nil {
 		return nil, fmt.Errorf("grant: %w", err)
 	}
+	if err := s.changed(ctx, s.db); err != nil {
+		return nil, err
+	}
 	return s.membership(ctx, u.ID, countryID)
 }
 
@@ -321,7 +333,7 @@ func (s *Store) Revoke(ctx context.Context, email, alias string) error {
 	if n, _ := res.RowsAffected(); n == 0 {
 		return fmt.Errorf("%w: %s holds no role in %q", ErrNotFound, email, alias)
 	}
-	return nil
+	return s.changed(ctx, s.db)
 }
 
 func (s *Store) membership(ctx context.Context, userID int64, country sql.NullInt64) (*Membership, error) {
@@ -401,14 +413,18 @@ func (s *Store) TokenPrincipal(ctx context.Context, secret string) (*Principal, 
 	if !strings.HasPrefix(secret, TokenPrefix) {
 		return nil, ErrBadToken
 	}
+	if p := s.cache.token(secret); p != nil {
+		return p, nil
+	}
 	var (
 		tokenID, userID int64
 		email, name     string
 		stale           bool
 		rolesJSON       []byte
+		expires         sql.NullTime
 	)
 	err := s.db.QueryRowContext(ctx, `
-		SELECT t.id, u.id, u.email, u.name,
+		SELECT t.id, u.id, u.email, u.name, t.expires_at,
 		       t.last_used_at IS NULL OR t.last_used_at < now() - interval '1 minute',
 		       coalesce((SELECT json_agg(json_build_object('country', m.country_id, 'role', m.role))
 		                 FROM administration.memberships m WHERE m.user_id = u.id), '[]')
@@ -416,7 +432,7 @@ func (s *Store) TokenPrincipal(ctx context.Context, secret string) (*Principal, 
 		JOIN administration.users u ON u.id = t.user_id
 		WHERE t.token_hash = $1 AND t.revoked_at IS NULL
 		  AND (t.expires_at IS NULL OR t.expires_at > now()) AND u.active`,
-		hashToken(secret)).Scan(&tokenID, &userID, &email, &name, &stale, &rolesJSON)
+		hashToken(secret)).Scan(&tokenID, &userID, &email, &name, &expires, &stale, &rolesJSON)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrBadToken
 	}
@@ -445,6 +461,7 @@ func (s *Store) TokenPrincipal(ctx context.Context, secret string) (*Principal, 
 			return nil, fmt.Errorf("record token use: %w", err)
 		}
 	}
+	s.cache.putToken(secret, p, expires)
 	return p, nil
 }
 
@@ -468,7 +485,13 @@ func (s *Store) RevokeToken(ctx context.Context, id, userID int64, asAdmin bool)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("%w: no token of yours has id %d", ErrNotFound, id)
 	}
-	return &t, err
+	if err != nil {
+		return nil, err
+	}
+	if err := s.changed(ctx, s.db); err != nil {
+		return nil, err
+	}
+	return &t, nil
 }
 
 func isUnique(err error) bool {

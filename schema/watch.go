@@ -8,6 +8,7 @@ import (
 
 	"github.com/lib/pq"
 
+	"tenantgraph/identity"
 	"tenantgraph/tenancy"
 )
 
@@ -22,6 +23,10 @@ type Watcher struct {
 	Directory *tenancy.Directory
 	// Interval is the period of the full check; zero means 30 seconds.
 	Interval time.Duration
+	// OnIdentityChange, when set, is called when a replica announces that
+	// a token was revoked or a user's roles changed, and after the
+	// listener reconnects (a notification may have been missed).
+	OnIdentityChange func()
 	// OnEvent, when set, is told "notification", "connect", "reconnect" or
 	// "check" each time one is handled (metrics and tests).
 	OnEvent func(kind string)
@@ -76,6 +81,7 @@ func (w *Watcher) Run(ctx context.Context, dsn string) error {
 			w.handle(ctx, n.Extra)
 			w.event("notification")
 		case <-reconnected:
+			w.identityChanged()
 			w.check(ctx)
 			w.event("reconnect")
 		case <-tick.C:
@@ -91,8 +97,19 @@ func (w *Watcher) event(kind string) {
 	}
 }
 
-// handle applies one "<tenant id>:<version>" notification.
+func (w *Watcher) identityChanged() {
+	if w.OnIdentityChange != nil {
+		w.OnIdentityChange()
+	}
+}
+
+// handle applies one "<tenant id>:<version>" notification, or an identity
+// change.
 func (w *Watcher) handle(ctx context.Context, payload string) {
+	if payload == identity.ChangePayload {
+		w.identityChanged()
+		return
+	}
 	idText, vText, ok := strings.Cut(payload, ":")
 	id, err1 := strconv.ParseInt(idText, 10, 64)
 	if ok && err1 == nil && vText == tenancy.DroppedVersion {
