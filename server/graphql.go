@@ -182,6 +182,12 @@ func (s *Server) graphql(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	built, err := s.registry.Get(r.Context(), t)
+	if errors.Is(err, tenancy.ErrNotFound) {
+		// Dropped since the directory cached it.
+		s.tenants.Forget(t.ID)
+		gqlError(w, r, http.StatusNotFound, schema.CodeNotFound, "no such country; check the alias in the URL")
+		return
+	}
 	if err != nil {
 		s.logger.Error("schema build", "tenant", t.Alias, "err", err)
 		gqlError(w, r, http.StatusInternalServerError, schema.CodeInternal, "the country's API could not be built")
@@ -190,7 +196,8 @@ func (s *Server) graphql(w http.ResponseWriter, r *http.Request) {
 	resp := built.Execute(r.Context(), s.db, req, r.Method == http.MethodPost)
 	if resp.Retryable && hasCode(resp, schema.CodeSchemaChanged) {
 		// The schema changed under the request: run it once more on the
-		// newest schema, which the change published before committing.
+		// tenant's newest schema (a change of shape publishes it before
+		// its mutation returns; another replica's, when we hear of it).
 		if nt, err := s.tenants.Refresh(r.Context(), t.Alias); err == nil {
 			if nb, err := s.registry.Get(r.Context(), nt); err == nil && nb != built {
 				resp = nb.Execute(r.Context(), s.db, req, r.Method == http.MethodPost)
