@@ -53,6 +53,11 @@ type Response struct {
 	// Retryable is set when an error says the request may succeed if sent
 	// again (schema changed under it, timeout, lock timeout).
 	Retryable bool `json:"-"`
+
+	// op and fragments order the data's keys as the operation selected
+	// them.
+	op        *ast.OperationDefinition
+	fragments map[string]*ast.FragmentDefinition
 }
 
 // MarshalJSON writes data only for a request that ran: GraphQL over HTTP
@@ -77,15 +82,20 @@ func (r *Response) MarshalJSON() ([]byte, error) {
 		o.Errors = append(o.Errors, errorOut{e.Message, e.Locations, e.Path, e.Extensions})
 	}
 	if r.Stage == StageExecuted {
-		o.Data = &r.Data
+		var data any = r.Data
+		if m, ok := r.Data.(map[string]any); ok && r.op != nil {
+			data = orderedData{data: m, selection: r.op.SelectionSet, fragments: r.fragments}
+		}
+		o.Data = &data
 	}
 	return json.Marshal(o)
 }
 
 // cachedDoc is a parsed and validated document.
 type cachedDoc struct {
-	doc *ast.Document
-	ops map[string]*ast.OperationDefinition
+	doc       *ast.Document
+	ops       map[string]*ast.OperationDefinition
+	fragments map[string]*ast.FragmentDefinition
 }
 
 // docCache keeps parsed and validated documents of one schema by query text,
@@ -181,8 +191,11 @@ func (b *Built) prepare(q string) (*cachedDoc, *Response) {
 		return nil, &Response{Errors: vr.Errors, Stage: StageRequest,
 			Extensions: map[string]any{"schemaVersion": b.Version}}
 	}
-	d := &cachedDoc{doc: doc, ops: map[string]*ast.OperationDefinition{}}
+	d := &cachedDoc{doc: doc, ops: map[string]*ast.OperationDefinition{}, fragments: map[string]*ast.FragmentDefinition{}}
 	for _, def := range doc.Definitions {
+		if f, ok := def.(*ast.FragmentDefinition); ok {
+			d.fragments[f.Name.Value] = f
+		}
 		if op, ok := def.(*ast.OperationDefinition); ok {
 			name := ""
 			if op.Name != nil {
@@ -261,7 +274,8 @@ func (b *Built) Execute(ctx context.Context, db *sqlx.DB, req Request, allowMuta
 		}
 		return nil
 	})
-	resp = &Response{Stage: StageExecuted, Extensions: map[string]any{"schemaVersion": max(b.Version, st.version)}}
+	resp = &Response{Stage: StageExecuted, Extensions: map[string]any{"schemaVersion": max(b.Version, st.version)},
+		op: op, fragments: d.fragments}
 	switch {
 	case txErr == nil || errors.Is(txErr, errRollback):
 		resp.Data = result.Data
