@@ -49,6 +49,8 @@ func (o *Options) logger() *slog.Logger {
 // execState is what the resolvers of one request share: its transaction,
 // the schema it runs on and its raw variables.
 type execState struct {
+	// tx runs the request's SQL: a mutation's transaction, or the pool for
+	// a query.
 	tx      tenancy.Querier
 	built   *Built
 	rawVars map[string]any
@@ -59,9 +61,9 @@ type execState struct {
 
 // qualify returns tbl's name qualified with the quoted schema of the
 // tenant the request runs for. Tables carry no schema themselves, so one
-// built schema can serve every tenant of the same shape; the search_path
-// is set too, but a qualified name cannot reach another tenant even if it
-// were not.
+// built schema can serve every tenant of the same shape. Queries run with
+// no search_path of the tenant's at all, so every table a resolver reads
+// must go through qualify.
 func (st *execState) qualify(tbl *table) string {
 	return quoteIdent(st.built.Namespace) + "." + tbl.ident
 }
@@ -71,7 +73,7 @@ type stateKey struct{}
 func stateFrom(ctx context.Context) (*execState, error) {
 	st, _ := ctx.Value(stateKey{}).(*execState)
 	if st == nil || st.tx == nil {
-		return nil, errors.New("resolver called outside a request transaction")
+		return nil, errors.New("resolver called outside a request")
 	}
 	return st, nil
 }

@@ -36,18 +36,23 @@ type testServer struct {
 	client   *http.Client
 }
 
-// newServer starts a server over db and stops it when the test ends.
-func newServer(tb testing.TB, db *sqlx.DB) *testServer {
+// newServer starts a server over db and stops it when the test ends. Each
+// tune, if any, adjusts the schema options before the registry is made.
+func newServer(tb testing.TB, db *sqlx.DB, tune ...func(*schema.Options)) *testServer {
 	tb.Helper()
 	tenancytest.DB(tb) // the administration schema is migrated
 	dir := tenancy.NewDirectory(tenancy.NewStore(db, tenancytest.DSN(tb)))
-	reg := schema.NewRegistry(db, &schema.Options{
+	opts := &schema.Options{
 		Changer: ddl.NewChanger(db, 0),
 		UserID: func(ctx context.Context) (int64, bool) {
 			p := identity.FromContext(ctx)
 			return p.UserIDOrZero(), p != nil
 		},
-	}, 0)
+	}
+	for _, f := range tune {
+		f(opts)
+	}
+	reg := schema.NewRegistry(db, opts, 0)
 	users := identity.NewStore(db)
 	hs := httptest.NewServer(server.New(server.Options{DB: db, Tenants: dir, Registry: reg, Users: users}))
 	tb.Cleanup(hs.Close)
