@@ -1,6 +1,7 @@
 package schema
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -65,6 +66,9 @@ type Response struct {
 // when a non-null root field failed) once execution started. An error
 // with no location has no "locations" key: graphql-go would write null,
 // which is not the list the GraphQL spec asks for.
+//
+// The object is written piece by piece rather than through one
+// json.Marshal, which would scan the data's bytes again to check them.
 func (r *Response) MarshalJSON() ([]byte, error) {
 	type errorOut struct {
 		Message    string                    `json:"message"`
@@ -72,23 +76,49 @@ func (r *Response) MarshalJSON() ([]byte, error) {
 		Path       []any                     `json:"path,omitempty"`
 		Extensions map[string]any            `json:"extensions,omitempty"`
 	}
-	type out struct {
-		Data       *any           `json:"data,omitempty"`
-		Errors     []errorOut     `json:"errors,omitempty"`
-		Extensions map[string]any `json:"extensions,omitempty"`
-	}
-	o := out{Extensions: r.Extensions}
-	for _, e := range r.Errors {
-		o.Errors = append(o.Errors, errorOut{e.Message, e.Locations, e.Path, e.Extensions})
-	}
+	buf := bytes.NewBuffer(make([]byte, 0, 512))
+	buf.WriteByte('{')
 	if r.Stage == StageExecuted {
-		var data any = r.Data
+		buf.WriteString(`"data":`)
+		var err error
 		if m, ok := r.Data.(map[string]any); ok && r.op != nil {
-			data = orderedData{data: m, selection: r.op.SelectionSet, fragments: r.fragments}
+			o := orderedData{selection: r.op.SelectionSet, fragments: r.fragments}
+			err = o.encode(buf, m, []*ast.SelectionSet{o.selection})
+		} else {
+			err = writeScalar(buf, r.Data)
 		}
-		o.Data = &data
+		if err != nil {
+			return nil, err
+		}
 	}
-	return json.Marshal(o)
+	field := func(name string, v any) error {
+		b, err := json.Marshal(v)
+		if err != nil {
+			return err
+		}
+		if buf.Len() > 1 {
+			buf.WriteByte(',')
+		}
+		buf.WriteString(name)
+		buf.Write(b)
+		return nil
+	}
+	if len(r.Errors) > 0 {
+		errs := make([]errorOut, 0, len(r.Errors))
+		for _, e := range r.Errors {
+			errs = append(errs, errorOut{e.Message, e.Locations, e.Path, e.Extensions})
+		}
+		if err := field(`"errors":`, errs); err != nil {
+			return nil, err
+		}
+	}
+	if len(r.Extensions) > 0 {
+		if err := field(`"extensions":`, r.Extensions); err != nil {
+			return nil, err
+		}
+	}
+	buf.WriteByte('}')
+	return buf.Bytes(), nil
 }
 
 // cachedDoc is a parsed and validated document.

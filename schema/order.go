@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"sort"
+	"strconv"
 
 	"github.com/graphql-go/graphql/language/ast"
 )
@@ -12,18 +13,16 @@ import (
 // order the operation selected them, as the GraphQL spec asks. graphql-go
 // returns objects as Go maps, which encoding/json writes sorted by key.
 type orderedData struct {
-	data      any
 	selection *ast.SelectionSet
 	fragments map[string]*ast.FragmentDefinition
 }
 
-// MarshalJSON implements json.Marshaler.
-func (o orderedData) MarshalJSON() ([]byte, error) {
-	var buf bytes.Buffer
-	if err := o.encode(&buf, o.data, []*ast.SelectionSet{o.selection}); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
+// layout is the order of an object's keys and each key's sub-selections.
+// It depends only on the selection sets, so a list computes it once for
+// all its items.
+type layout struct {
+	keys []string
+	subs map[string][]*ast.SelectionSet
 }
 
 // encode writes v; sets are the selection sets that produced it (a field
@@ -31,34 +30,74 @@ func (o orderedData) MarshalJSON() ([]byte, error) {
 func (o orderedData) encode(buf *bytes.Buffer, v any, sets []*ast.SelectionSet) error {
 	switch v := v.(type) {
 	case map[string]any:
-		keys, subs := o.keys(sets)
-		buf.WriteByte('{')
-		n := 0
-		write := func(k string, sub []*ast.SelectionSet) error {
-			val, ok := v[k]
-			if !ok {
-				return nil
-			}
-			if n > 0 {
+		return o.object(buf, v, o.layout(sets))
+	case []any:
+		var lay *layout
+		buf.WriteByte('[')
+		for i, item := range v {
+			if i > 0 {
 				buf.WriteByte(',')
 			}
-			n++
-			kb, _ := json.Marshal(k)
-			buf.Write(kb)
-			buf.WriteByte(':')
-			return o.encode(buf, val, sub)
-		}
-		seen := make(map[string]bool, len(keys))
-		for _, k := range keys {
-			seen[k] = true
-			if err := write(k, subs[k]); err != nil {
+			var err error
+			if m, ok := item.(map[string]any); ok {
+				if lay == nil {
+					l := o.layout(sets)
+					lay = &l
+				}
+				err = o.object(buf, m, *lay)
+			} else {
+				err = o.encode(buf, item, sets)
+			}
+			if err != nil {
 				return err
 			}
 		}
+		buf.WriteByte(']')
+		return nil
+	case []map[string]any:
+		lay := o.layout(sets)
+		buf.WriteByte('[')
+		for i, item := range v {
+			if i > 0 {
+				buf.WriteByte(',')
+			}
+			if err := o.object(buf, item, lay); err != nil {
+				return err
+			}
+		}
+		buf.WriteByte(']')
+		return nil
+	}
+	return writeScalar(buf, v)
+}
+
+// object writes one object with its keys in lay's order.
+func (o orderedData) object(buf *bytes.Buffer, v map[string]any, lay layout) error {
+	buf.WriteByte('{')
+	n := 0
+	write := func(k string, sub []*ast.SelectionSet) error {
+		val, ok := v[k]
+		if !ok {
+			return nil
+		}
+		if n > 0 {
+			buf.WriteByte(',')
+		}
+		n++
+		writeString(buf, k)
+		buf.WriteByte(':')
+		return o.encode(buf, val, sub)
+	}
+	for _, k := range lay.keys {
+		if err := write(k, lay.subs[k]); err != nil {
+			return err
+		}
+	}
+	if n < len(v) {
 		// Keys no selection names (none are expected) keep a stable order.
 		var rest []string
 		for k := range v {
-			if !seen[k] {
+			if _, named := lay.subs[k]; !named {
 				rest = append(rest, k)
 			}
 		}
@@ -68,31 +107,33 @@ func (o orderedData) encode(buf *bytes.Buffer, v any, sets []*ast.SelectionSet) 
 				return err
 			}
 		}
-		buf.WriteByte('}')
+	}
+	buf.WriteByte('}')
+	return nil
+}
+
+// writeScalar writes a leaf value. The common kinds are written directly;
+// anything else goes through encoding/json.
+func writeScalar(buf *bytes.Buffer, v any) error {
+	var scratch [24]byte
+	switch v := v.(type) {
+	case nil:
+		buf.WriteString("null")
 		return nil
-	case []any:
-		buf.WriteByte('[')
-		for i, item := range v {
-			if i > 0 {
-				buf.WriteByte(',')
-			}
-			if err := o.encode(buf, item, sets); err != nil {
-				return err
-			}
-		}
-		buf.WriteByte(']')
+	case string:
+		writeString(buf, v)
 		return nil
-	case []map[string]any:
-		buf.WriteByte('[')
-		for i, item := range v {
-			if i > 0 {
-				buf.WriteByte(',')
-			}
-			if err := o.encode(buf, item, sets); err != nil {
-				return err
-			}
-		}
-		buf.WriteByte(']')
+	case bool:
+		buf.Write(strconv.AppendBool(scratch[:0], v))
+		return nil
+	case int:
+		buf.Write(strconv.AppendInt(scratch[:0], int64(v), 10))
+		return nil
+	case int32:
+		buf.Write(strconv.AppendInt(scratch[:0], int64(v), 10))
+		return nil
+	case int64:
+		buf.Write(strconv.AppendInt(scratch[:0], v, 10))
 		return nil
 	}
 	b, err := json.Marshal(v)
@@ -103,10 +144,28 @@ func (o orderedData) encode(buf *bytes.Buffer, v any, sets []*ast.SelectionSet) 
 	return nil
 }
 
-// keys lists the response keys the selection sets name, in document order,
+// writeString writes s as a JSON string. A string of printable ASCII that
+// needs no escaping (names, ids, most values) is copied as it is; any other
+// goes through encoding/json, so the escaping rules, HTML-safe ones
+// included, stay encoding/json's.
+func writeString(buf *bytes.Buffer, s string) {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			b, _ := json.Marshal(s) // a string always marshals
+			buf.Write(b)
+			return
+		}
+	}
+	buf.WriteByte('"')
+	buf.WriteString(s)
+	buf.WriteByte('"')
+}
+
+// layout lists the response keys the selection sets name, in document order,
 // through inline fragments and fragment spreads, with each key's merged
 // sub-selections.
-func (o orderedData) keys(sets []*ast.SelectionSet) ([]string, map[string][]*ast.SelectionSet) {
+func (o orderedData) layout(sets []*ast.SelectionSet) layout {
 	var keys []string
 	subs := map[string][]*ast.SelectionSet{}
 	visiting := map[string]bool{}
@@ -144,5 +203,5 @@ func (o orderedData) keys(sets []*ast.SelectionSet) ([]string, map[string][]*ast
 	for _, ss := range sets {
 		walk(ss)
 	}
-	return keys, subs
+	return layout{keys, subs}
 }

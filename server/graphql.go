@@ -327,15 +327,17 @@ func (s *Server) writeResponse(w http.ResponseWriter, r *http.Request, resp *sch
 	case resp.Stage == schema.StageRequest && strings.HasPrefix(ct, mediaGraphQLResponse):
 		status = http.StatusBadRequest
 	}
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(resp); err != nil {
+	// MarshalJSON is called directly: json.Encoder would scan its output
+	// again to compact it.
+	body, err := resp.MarshalJSON()
+	if err != nil {
 		s.logger.Error("encode response", "err", err)
 		gqlError(w, r, http.StatusInternalServerError, schema.CodeInternal, "internal server error")
 		return
 	}
 	w.Header().Set("Content-Type", ct)
 	w.WriteHeader(status)
-	w.Write(buf.Bytes())
+	w.Write(append(body, '\n'))
 }
 
 // sdl serves the tenant's schema as SDL.
