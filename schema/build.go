@@ -27,6 +27,9 @@ type Built struct {
 	opts     *Options
 	tenant   tenancy.Tenant
 	registry *Registry // nil when built outside a registry
+	// fieldCommits marks a static schema, whose mutation fields each commit
+	// on their own (see NewStatic).
+	fieldCommits bool
 }
 
 // shape is the tenant-independent part of a built schema.

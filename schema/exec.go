@@ -238,10 +238,11 @@ func (b *Built) prepare(q string) (*cachedDoc, *Response) {
 	return d, nil
 }
 
-// Execute runs req on this schema on ctx. A mutation runs in one
+// Execute runs req on this schema on ctx. A tenant's mutation runs in one
 // transaction under the tenant's search_path with the statement timeout; a
 // cancelled or failed mutation rolls back, changes nothing and returns no
-// data. A query runs its statements straight on the pool, bounded as a whole
+// data. A static schema's mutation fields commit one by one (NewStatic). A
+// query runs its statements straight on the pool, bounded as a whole
 // by the statement timeout: every table it reads is schema-qualified, so it
 // needs no search_path, and under READ COMMITTED a transaction would give
 // its statements no common snapshot anyway, only two more round trips
@@ -289,6 +290,7 @@ func (b *Built) Execute(ctx context.Context, db *sqlx.DB, req Request, allowMuta
 
 	var result *graphql.Result
 	errRollback := errors.New("rollback")
+	atomic := isMutation && !b.fieldCommits
 	run := func(ctx context.Context, q tenancy.Querier) error {
 		st.tx = q
 		result = graphql.Execute(graphql.ExecuteParams{
@@ -301,17 +303,24 @@ func (b *Built) Execute(ctx context.Context, db *sqlx.DB, req Request, allowMuta
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if isMutation && len(result.Errors) > 0 {
+		if atomic && len(result.Errors) > 0 {
 			return errRollback
 		}
 		return nil
 	}
 	var txErr error
-	if isMutation {
+	switch {
+	case atomic:
 		txErr = tenancy.Run(ctx, db, b.Namespace, tenancy.TxOptions{
 			StatementTimeout: b.opts.statementTimeout(),
 		}, func(tx tenancy.Querier) error { return run(ctx, tx) })
-	} else {
+	case isMutation:
+		// A static schema's mutation fields provision schemas, create users
+		// and tokens, each committing on its own as it runs; they share no
+		// transaction, so the response keeps every field that succeeded
+		// (a token's secret, say) beside the errors of those that failed.
+		txErr = run(ctx, db)
+	default:
 		qctx, cancel := context.WithTimeout(ctx, b.opts.statementTimeout())
 		txErr = run(qctx, db)
 		cancel()
@@ -321,7 +330,7 @@ func (b *Built) Execute(ctx context.Context, db *sqlx.DB, req Request, allowMuta
 	switch {
 	case txErr == nil || errors.Is(txErr, errRollback):
 		resp.Data = result.Data
-		if isMutation && txErr != nil {
+		if atomic && txErr != nil {
 			resp.Data = nil
 		}
 		resp.Errors = result.Errors

@@ -1,34 +1,21 @@
 package schema
 
 import (
-	"context"
-
 	"github.com/graphql-go/graphql"
-
-	"tenantgraph/tenancy"
 )
 
 // NewStatic wraps a schema that is not a tenant's (the admin API) so it
-// runs like one: cached documents, the depth and variable checks, @hasRole
-// and one transaction per request. Its resolvers reach the transaction
-// with Tx. Tables must be referenced schema-qualified: the transaction's
-// search_path is the server's default.
+// runs like one: cached documents, the depth and variable checks and
+// @hasRole. Its resolvers bring their own transactions: its mutation
+// fields run one after another, as GraphQL says, each committing on its
+// own, and a response keeps the data of every field that succeeded beside
+// the errors of those that failed.
 func NewStatic(s graphql.Schema, access *Access, opts *Options) *Built {
 	if opts == nil {
 		opts = &Options{}
 	}
 	warmEnums(&s)
-	return &Built{shape: &shape{Schema: s, access: access}, opts: opts, Version: 1}
-}
-
-// Tx returns the transaction of the request ctx belongs to, or nil outside
-// a request.
-func Tx(ctx context.Context) tenancy.Querier {
-	st, _ := ctx.Value(stateKey{}).(*execState)
-	if st == nil {
-		return nil
-	}
-	return st.tx
+	return &Built{shape: &shape{Schema: s, access: access}, opts: opts, Version: 1, fieldCommits: true}
 }
 
 // Safe wraps a resolver so that panics become internal errors and every
