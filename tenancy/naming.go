@@ -15,7 +15,10 @@ import (
 // silently cut by the server, so we refuse them instead.
 const MaxIdentifierBytes = 63
 
-var aliasRE = regexp.MustCompile(`^[A-Za-z0-9]{2,10}$`)
+var (
+	aliasRE    = regexp.MustCompile(`^[A-Za-z0-9]{2,10}$`)
+	areaCodeRE = regexp.MustCompile(`^[0-9]{1,4}$`)
+)
 
 // stripMarks returns a transformer that turns "México" into "Mexico":
 // decompose, drop the combining marks, recompose. A chain keeps state
@@ -29,6 +32,15 @@ func stripMarks() transform.Transformer {
 func ValidateAlias(alias string) error {
 	if !aliasRE.MatchString(alias) {
 		return fmt.Errorf("%w: alias %q must be 2 to 10 letters or digits", ErrInvalid, alias)
+	}
+	return nil
+}
+
+// ValidateAreaCode checks a country's telephone area code: empty (none) or
+// 1 to 4 ASCII digits, written without a plus sign or spaces ("52", "1").
+func ValidateAreaCode(code string) error {
+	if code != "" && !areaCodeRE.MatchString(code) {
+		return fmt.Errorf("%w: area code %q must be 1 to 4 digits, like 52 (no + or spaces)", ErrInvalid, code)
 	}
 	return nil
 }

@@ -145,3 +145,34 @@ func TestValidateAlias(t *testing.T) {
 		})
 	}
 }
+
+func TestValidateAreaCode(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		code string
+		ok   bool
+	}{
+		{"", true},
+		{"1", true},
+		{"52", true},
+		{"1868", true},
+		{"12345", false},
+		{"abc", false},
+		{"5a", false},
+		{"+52", false},
+		{"-1", false},
+		{"5 2", false},
+		{"٥٢", false}, // Arabic-Indic digits are not ASCII digits
+	}
+	for _, tt := range tests {
+		t.Run(tt.code, func(t *testing.T) {
+			err := tenancy.ValidateAreaCode(tt.code)
+			switch {
+			case tt.ok && err != nil:
+				t.Errorf("ValidateAreaCode(%q) = %v, want nil", tt.code, err)
+			case !tt.ok && !errors.Is(err, tenancy.ErrInvalid):
+				t.Errorf("ValidateAreaCode(%q) = %v, want an error wrapping ErrInvalid", tt.code, err)
+			}
+		})
+	}
+}

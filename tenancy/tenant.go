@@ -42,8 +42,10 @@ type Tenant struct {
 type NewTenant struct {
 	Name         string
 	OfficialName string
-	Alias        string
-	AreaCode     string
+	// Alias is 2 to 10 letters or digits, unique regardless of case.
+	Alias string
+	// AreaCode is the telephone area code, 1 to 4 digits; empty means none.
+	AreaCode string
 }
 
 // Store reads and changes tenants in the administration schema.
@@ -124,15 +126,19 @@ func (s *Store) Versions(ctx context.Context) (map[int64]int64, error) {
 // and their seed rows. It is all or nothing: when any step fails the row and
 // the schema are removed before the error is returned. Until the last step
 // the row is not ready, so no request and no `migrate` run sees a half-made
-// tenant.
+// tenant. Invalid fields are ErrInvalid, before anything changes.
 func (s *Store) Create(ctx context.Context, in NewTenant) (*Tenant, error) {
 	in.Name = strings.TrimSpace(in.Name)
 	in.OfficialName = strings.TrimSpace(in.OfficialName)
+	in.AreaCode = strings.TrimSpace(in.AreaCode)
 	if in.OfficialName == "" {
 		in.OfficialName = in.Name
 	}
 	ns, err := Namespace(in.Name, in.Alias)
 	if err != nil {
+		return nil, err
+	}
+	if err := ValidateAreaCode(in.AreaCode); err != nil {
 		return nil, err
 	}
 

@@ -34,7 +34,7 @@ func TestStore_Create(t *testing.T) {
 		got, err := store.Create(ctx, tenancy.NewTenant{
 			Name:     "  Test Land " + alias + " ",
 			Alias:    alias,
-			AreaCode: "52",
+			AreaCode: " 52",
 		})
 		if err != nil {
 			t.Fatalf("Create: %v", err)
@@ -280,6 +280,11 @@ func TestStore_Create(t *testing.T) {
 			{Name: "Test", Alias: "bad-alias"},
 			{Name: "!!!", Alias: newAlias()},
 			{Name: strings.Repeat("Long ", 20), Alias: newAlias()},
+			{Name: "Test", Alias: newAlias(), AreaCode: "abc"},
+			{Name: "Test", Alias: newAlias(), AreaCode: "12345"},
+			{Name: "Test", Alias: newAlias(), AreaCode: "+52"},
+			{Name: "Test", Alias: newAlias(), AreaCode: "5 2"},
+			{Name: "Test", Alias: newAlias(), AreaCode: "-1"},
 		}
 		for _, in := range tests {
 			_, err := store.Create(context.Background(), in)
