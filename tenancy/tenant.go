@@ -126,7 +126,8 @@ func (s *Store) Versions(ctx context.Context) (map[int64]int64, error) {
 // and their seed rows. It is all or nothing: when any step fails the row and
 // the schema are removed before the error is returned. Until the last step
 // the row is not ready, so no request and no `migrate` run sees a half-made
-// tenant. Invalid fields are ErrInvalid, before anything changes.
+// tenant. Invalid fields are ErrInvalid and a taken alias is ErrConflict,
+// both before anything changes.
 func (s *Store) Create(ctx context.Context, in NewTenant) (*Tenant, error) {
 	in.Name = strings.TrimSpace(in.Name)
 	in.OfficialName = strings.TrimSpace(in.OfficialName)
@@ -142,6 +143,11 @@ func (s *Store) Create(ctx context.Context, in NewTenant) (*Tenant, error) {
 		return nil, err
 	}
 
+	// The alias is part of the schema name, so a taken alias usually makes
+	// a taken schema name too; checking it first names the real cause.
+	if err := s.aliasFree(ctx, in.Alias); err != nil {
+		return nil, err
+	}
 	t, err := s.insert(ctx, in, ns)
 	if err != nil {
 		return nil, err
@@ -185,8 +191,12 @@ func (s *Store) insert(ctx context.Context, in NewTenant, ns string) (*Tenant, e
 		RETURNING `+tenantColumns, in.Name, in.OfficialName, in.Alias, in.AreaCode, ns)
 	var pqErr *pq.Error
 	if errors.As(err, &pqErr) && pqErr.Code == "23505" {
+		// Another Create took the alias since Create checked it.
+		if aerr := s.aliasFree(ctx, in.Alias); errors.Is(aerr, ErrConflict) {
+			return nil, aerr
+		}
 		if strings.Contains(pqErr.Constraint, "alias") {
-			return nil, fmt.Errorf("%w: alias %q is taken (aliases are compared without regard to case)", ErrConflict, in.Alias)
+			return nil, fmt.Errorf("%w: alias %q is already used by another country", ErrConflict, in.Alias)
 		}
 		return nil, fmt.Errorf("%w: schema %q belongs to another country", ErrConflict, ns)
 	}
@@ -203,6 +213,29 @@ func (s *Store) insert(ctx context.Context, in NewTenant, ns string) (*Tenant, e
 		return nil, err
 	}
 	return &t, nil
+}
+
+// aliasFree returns an ErrConflict that names the country holding alias,
+// compared without regard to case, or nil when no country holds it. A
+// country still being provisioned holds its alias too.
+func (s *Store) aliasFree(ctx context.Context, alias string) error {
+	var owner struct {
+		Name  string `db:"name"`
+		Alias string `db:"alias"`
+	}
+	err := s.db.GetContext(ctx, &owner, `
+		SELECT name, alias FROM administration.countries WHERE lower(alias) = lower($1)`, alias)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("check alias %q: %w", alias, err)
+	}
+	if owner.Alias != alias {
+		return fmt.Errorf("%w: alias %q is already used by country %q, as %q (aliases are compared without regard to case)",
+			ErrConflict, alias, owner.Name, owner.Alias)
+	}
+	return fmt.Errorf("%w: alias %q is already used by country %q", ErrConflict, alias, owner.Name)
 }
 
 // Drop removes a country and its schema with all its data. confirm must

@@ -225,15 +225,30 @@ func TestStore_Create(t *testing.T) {
 
 		t.Run("same alias in another case", func(t *testing.T) {
 			name := "Other " + existing.Alias
-			_, err := store.Create(ctx, tenancy.NewTenant{Name: name, Alias: strings.ToLower(existing.Alias)})
+			lower := strings.ToLower(existing.Alias)
+			_, err := store.Create(ctx, tenancy.NewTenant{Name: name, Alias: lower})
 			if !errors.Is(err, tenancy.ErrConflict) {
 				t.Fatalf("Create = %v, want ErrConflict", err)
 			}
-			if !strings.Contains(err.Error(), "alias") {
-				t.Errorf("error %q does not say the alias is taken", err)
+			want := fmt.Sprintf("alias %q is already used by country %q, as %q", lower, existing.Name, existing.Alias)
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("error %q does not say %s", err, want)
 			}
 			ns, _ := tenancy.Namespace(name, existing.Alias)
 			assertNoSchema(t, db, ns)
+		})
+
+		t.Run("same alias and name", func(t *testing.T) {
+			// Both the alias and the schema name clash; the error names
+			// the alias, the cause, not the schema.
+			_, err := store.Create(ctx, tenancy.NewTenant{Name: existing.Name, Alias: existing.Alias})
+			if !errors.Is(err, tenancy.ErrConflict) {
+				t.Fatalf("Create = %v, want ErrConflict", err)
+			}
+			want := fmt.Sprintf("alias %q is already used by country %q", existing.Alias, existing.Name)
+			if !strings.HasSuffix(err.Error(), want) {
+				t.Errorf("error %q, want it to end %s", err, want)
+			}
 		})
 
 		t.Run("another name making the same schema", func(t *testing.T) {
