@@ -44,6 +44,10 @@ var (
 	ErrInactive     = errors.New("user is deactivated")
 	ErrBadToken     = errors.New("invalid, expired or revoked API token")
 	ErrUnauthorized = errors.New("not signed in")
+	// ErrLastAdmin refuses a change that would leave no active user with
+	// the admin role: nobody could then manage countries and users, or make
+	// anyone admin again, through the API.
+	ErrLastAdmin = errors.New("last active admin")
 )
 
 // Principal is the user a request runs as, with every role they hold.

@@ -251,20 +251,86 @@ func (s *Store) Principal(ctx context.Context, userID int64) (*Principal, error)
 }
 
 // SetActive activates or deactivates a user. A deactivated user's sessions
-// and tokens stop working at their next request.
+// and tokens stop working at their next request. Deactivating the last
+// active admin is refused with ErrLastAdmin.
 func (s *Store) SetActive(ctx context.Context, userID int64, active bool) (*User, error) {
-	res, err := s.db.ExecContext(ctx, `
-		UPDATE administration.users SET active = $2, updated_at = now() WHERE id = $1`, userID, active)
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		if !active {
+			if err := keepAnAdmin(ctx, tx, userID); err != nil {
+				return err
+			}
+		}
+		res, err := tx.ExecContext(ctx, `
+			UPDATE administration.users SET active = $2, updated_at = now() WHERE id = $1`, userID, active)
+		if err != nil {
+			return fmt.Errorf("set active: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("%w: no user has id %d", ErrNotFound, userID)
+		}
+		return nil
+	})
 	if err != nil {
-		return nil, fmt.Errorf("set active: %w", err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return nil, fmt.Errorf("%w: no user has id %d", ErrNotFound, userID)
+		return nil, err
 	}
 	if err := s.changed(ctx, s.db); err != nil {
 		return nil, err
 	}
 	return s.User(ctx, userID)
+}
+
+// lockAdminRole takes the admin role's row, which every change that may
+// remove an admin locks first. Without it, two admins removing each other
+// at once would each see the other one stay. FOR NO KEY UPDATE leaves
+// alone the FOR KEY SHARE lock a new membership's foreign key takes, so
+// grants do not wait for it.
+const lockAdminRole = `
+	SELECT name FROM administration.roles WHERE name = 'admin' FOR NO KEY UPDATE`
+
+// lastAdmin returns the email of user $1 when they are the only active
+// user with the admin role, and no row otherwise.
+const lastAdmin = `
+	SELECT u.email FROM administration.users u
+	WHERE u.id = $1 AND u.active
+	  AND EXISTS (SELECT 1 FROM administration.memberships m
+	              WHERE m.user_id = u.id AND m.role = 'admin')
+	  AND NOT EXISTS (SELECT 1 FROM administration.memberships m
+	                  JOIN administration.users o ON o.id = m.user_id
+	                  WHERE m.role = 'admin' AND o.active AND o.id <> u.id)`
+
+// keepAnAdmin refuses with ErrLastAdmin, before tx takes the admin role
+// away from user userID or deactivates them, when they are the last
+// active admin. The lock it takes is held until tx ends, so the check
+// stays true until the change commits.
+func keepAnAdmin(ctx context.Context, tx *sqlx.Tx, userID int64) error {
+	if _, err := tx.ExecContext(ctx, lockAdminRole); err != nil {
+		return fmt.Errorf("lock admin role: %w", err)
+	}
+	// A new statement: under READ COMMITTED it sees what a change that
+	// held the lock before us committed.
+	var email string
+	err := tx.GetContext(ctx, &email, lastAdmin, userID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("count admins: %w", err)
+	}
+	return fmt.Errorf("%w: %s is the only active admin; make another user admin first, "+
+		"or nobody could manage countries and users any more", ErrLastAdmin, email)
+}
+
+// inTx runs fn in a transaction, committed when fn returns nil.
+func (s *Store) inTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
+	tx, err := s.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
 }
 
 // Membership is one role a user holds.
@@ -295,12 +361,7 @@ func (s *Store) Grant(ctx context.Context, email, alias string, role Role) (*Mem
 	}
 	var countryID sql.NullInt64
 	if alias != "" {
-		err := s.db.GetContext(ctx, &countryID, `
-			SELECT id FROM administration.countries WHERE lower(alias) = lower($1) AND ready`, alias)
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil, fmt.Errorf("%w: no country has alias %q", ErrNotFound, alias)
-		}
-		if err != nil {
+		if countryID, err = countryByAlias(ctx, s.db, alias); err != nil {
 			return nil, err
 		}
 	}
@@ -318,22 +379,57 @@ func (s *Store) Grant(ctx context.Context, email, alias string, role Role) (*Mem
 }
 
 // Revoke removes the role the user with email holds in the country with
-// alias ("" for the global admin role).
+// alias ("" for the global admin role). Revoking the admin role of the
+// last active admin is refused with ErrLastAdmin.
 func (s *Store) Revoke(ctx context.Context, email, alias string) error {
-	res, err := s.db.ExecContext(ctx, `
-		DELETE FROM administration.memberships m
-		USING administration.users u
-		WHERE m.user_id = u.id AND lower(u.email) = lower($1)
-		  AND ((m.country_id IS NULL AND $2 = '')
-		    OR m.country_id = (SELECT id FROM administration.countries WHERE lower(alias) = lower($2)))`,
-		email, alias)
+	u, err := s.UserByEmail(ctx, email)
 	if err != nil {
-		return fmt.Errorf("revoke: %w", err)
+		return err
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("%w: %s holds no role in %q", ErrNotFound, email, alias)
+	err = s.inTx(ctx, func(tx *sqlx.Tx) error {
+		var country sql.NullInt64
+		if alias != "" {
+			c, err := countryByAlias(ctx, tx, alias)
+			if err != nil {
+				return err
+			}
+			country = c
+		} else if err := keepAnAdmin(ctx, tx, u.ID); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `
+			DELETE FROM administration.memberships
+			WHERE user_id = $1 AND coalesce(country_id, 0) = coalesce($2::bigint, 0)`, u.ID, country)
+		if err != nil {
+			return fmt.Errorf("revoke: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n > 0 {
+			return nil
+		}
+		if alias == "" {
+			return fmt.Errorf("%w: %s is not an admin", ErrNotFound, u.Email)
+		}
+		return fmt.Errorf("%w: %s holds no role in country %q", ErrNotFound, u.Email, alias)
+	})
+	if err != nil {
+		return err
 	}
 	return s.changed(ctx, s.db)
+}
+
+// countryByAlias returns the id of the ready country with alias, in any
+// letter case.
+func countryByAlias(ctx context.Context, q sqlx.QueryerContext, alias string) (sql.NullInt64, error) {
+	var id sql.NullInt64
+	err := sqlx.GetContext(ctx, q, &id, `
+		SELECT id FROM administration.countries WHERE lower(alias) = lower($1) AND ready`, alias)
+	if errors.Is(err, sql.ErrNoRows) {
+		return id, fmt.Errorf("%w: no country has alias %q", ErrNotFound, alias)
+	}
+	if err != nil {
+		return id, fmt.Errorf("find country %q: %w", alias, err)
+	}
+	return id, nil
 }
 
 func (s *Store) membership(ctx context.Context, userID int64, country sql.NullInt64) (*Membership, error) {

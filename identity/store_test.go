@@ -6,12 +6,15 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/jmoiron/sqlx"
 	"golang.org/x/crypto/bcrypt"
 
 	"tenantgraph/identity"
+	"tenantgraph/migrations"
 	"tenantgraph/tenancy/tenancytest"
 )
 
@@ -459,5 +462,192 @@ func TestStore_SignInOIDC(t *testing.T) {
 	}
 	if _, err := s.SignInOIDC(ctx, "not an email", "", false); !errors.Is(err, identity.ErrInvalid) {
 		t.Errorf("bad email: %v, want ErrInvalid", err)
+	}
+}
+
+// newLoneStore returns a Store on a database of its own, so the test alone
+// decides who is an active admin: the shared test database holds the
+// admins of every other test.
+func newLoneStore(t *testing.T) *identity.Store {
+	t.Helper()
+	db, err := sqlx.Open("postgres", tenancytest.NewDatabase(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.SetMaxOpenConns(4)
+	t.Cleanup(func() { db.Close() })
+	if _, err := migrations.MigrateAdmin(context.Background(), db.DB); err != nil {
+		t.Fatal(err)
+	}
+	s := identity.NewStore(db)
+	s.BcryptCost = bcrypt.MinCost
+	return s
+}
+
+func mustBeActiveAdmin(t *testing.T, s *identity.Store, id int64, after string) {
+	t.Helper()
+	u, err := s.User(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !u.Active || !u.Admin {
+		t.Errorf("%s: %s is active %v, admin %v; want an active admin", after, u.Email, u.Active, u.Admin)
+	}
+}
+
+func TestStore_SetActive(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+
+	t.Run("OK", func(t *testing.T) {
+		t.Parallel()
+		s := newLoneStore(t)
+		adm := mustCreate(t, s, true)
+		other := mustCreate(t, s, true)
+		plain := mustCreate(t, s, false)
+
+		// Another active admin remains each time.
+		for _, id := range []int64{plain.ID, adm.ID} {
+			u, err := s.SetActive(ctx, id, false)
+			if err != nil || u.Active {
+				t.Fatalf("deactivate %d: %+v %v", id, u, err)
+			}
+		}
+		if u, err := s.SetActive(ctx, adm.ID, true); err != nil || !u.Active {
+			t.Fatalf("reactivate: %+v %v", u, err)
+		}
+		if _, err := s.SetActive(ctx, other.ID, false); err != nil {
+			t.Fatal(err)
+		}
+	})
+
+	t.Run("ErrLastAdmin", func(t *testing.T) {
+		t.Parallel()
+		s := newLoneStore(t)
+		adm := mustCreate(t, s, true)
+		// An inactive admin is no admin anyone can act as.
+		gone := mustCreate(t, s, true)
+		if _, err := s.SetActive(ctx, gone.ID, false); err != nil {
+			t.Fatal(err)
+		}
+
+		_, err := s.SetActive(ctx, adm.ID, false)
+		if !errors.Is(err, identity.ErrLastAdmin) {
+			t.Fatalf("deactivating the last active admin: %v, want ErrLastAdmin", err)
+		}
+		if !strings.Contains(err.Error(), adm.Email) || !strings.Contains(err.Error(), "only active admin") {
+			t.Errorf("message %q does not say who and why", err)
+		}
+		mustBeActiveAdmin(t, s, adm.ID, "refused deactivation")
+
+		// Deactivating someone already inactive changes nothing and is fine.
+		if _, err := s.SetActive(ctx, gone.ID, false); err != nil {
+			t.Errorf("deactivating an inactive admin again: %v", err)
+		}
+	})
+
+	t.Run("ErrNotFound", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t)
+		for _, active := range []bool{false, true} {
+			if _, err := s.SetActive(ctx, 1<<60, active); !errors.Is(err, identity.ErrNotFound) {
+				t.Errorf("SetActive(unknown, %v): %v, want ErrNotFound", active, err)
+			}
+		}
+	})
+}
+
+func TestStore_Revoke(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+
+	t.Run("ErrLastAdmin", func(t *testing.T) {
+		t.Parallel()
+		s := newLoneStore(t)
+		adm := mustCreate(t, s, true)
+
+		err := s.Revoke(ctx, adm.Email, "")
+		if !errors.Is(err, identity.ErrLastAdmin) {
+			t.Fatalf("revoking the last active admin's role: %v, want ErrLastAdmin", err)
+		}
+		mustBeActiveAdmin(t, s, adm.ID, "refused revocation")
+
+		other := mustCreate(t, s, true)
+		if err := s.Revoke(ctx, adm.Email, ""); err != nil {
+			t.Fatalf("revoking one of two admins: %v", err)
+		}
+		if err := s.Revoke(ctx, other.Email, ""); !errors.Is(err, identity.ErrLastAdmin) {
+			t.Errorf("revoking the remaining admin: %v, want ErrLastAdmin", err)
+		}
+	})
+
+	t.Run("ErrNotFound", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t)
+		tn := tenancytest.NewTenant(t, tenancytest.DB(t))
+		u := mustCreate(t, s, false)
+		nobody := uniqueEmail("nobody")
+		for _, tc := range []struct{ email, alias, want string }{
+			{nobody, "", `no user has email "` + nobody + `"`},
+			{nobody, tn.Alias, `no user has email "` + nobody + `"`},
+			{u.Email, "zz", `no country has alias "zz"`},
+			{u.Email, tn.Alias, u.Email + ` holds no role in country "` + tn.Alias + `"`},
+			{u.Email, "", u.Email + ` is not an admin`},
+		} {
+			err := s.Revoke(ctx, tc.email, tc.alias)
+			if !errors.Is(err, identity.ErrNotFound) || !strings.HasSuffix(err.Error(), tc.want) {
+				t.Errorf("Revoke(%q, %q): %v, want ErrNotFound saying %q", tc.email, tc.alias, err, tc.want)
+			}
+		}
+	})
+}
+
+// TestStore_LastAdminRace has two admins remove each other at the same
+// time, by deactivation or by revoking the role: one of them must stay.
+func TestStore_LastAdminRace(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newLoneStore(t)
+	a := mustCreate(t, s, true)
+	b := mustCreate(t, s, true)
+
+	for round := 0; round < 20; round++ {
+		var wg sync.WaitGroup
+		errs := make([]error, 2)
+		start := make(chan struct{})
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			<-start
+			_, errs[0] = s.SetActive(ctx, a.ID, false)
+		}()
+		go func() {
+			defer wg.Done()
+			<-start
+			errs[1] = s.Revoke(ctx, b.Email, "")
+		}()
+		close(start)
+		wg.Wait()
+
+		refused := 0
+		for _, err := range errs {
+			switch {
+			case errors.Is(err, identity.ErrLastAdmin):
+				refused++
+			case err != nil:
+				t.Fatalf("round %d: %v", round, err)
+			}
+		}
+		if refused != 1 {
+			t.Fatalf("round %d: %d of 2 removals refused, want exactly 1 (errors %v)", round, refused, errs)
+		}
+
+		// Put both back for the next round.
+		if _, err := s.SetActive(ctx, a.ID, true); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Grant(ctx, b.Email, "", identity.RoleAdmin); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
