@@ -578,8 +578,13 @@ func (s *Store) RevokeToken(ctx context.Context, id, userID int64, asAdmin bool)
 		UPDATE administration.api_tokens SET revoked_at = coalesce(revoked_at, now())
 		WHERE id = $1 AND ($3 OR user_id = $2)
 		RETURNING id, user_id, name, created_at, expires_at, revoked_at, last_used_at`, id, userID, asAdmin)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("%w: no token of yours has id %d", ErrNotFound, id)
+	switch {
+	case errors.Is(err, sql.ErrNoRows) && asAdmin:
+		return nil, fmt.Errorf("%w: no token has id %d", ErrNotFound, id)
+	case errors.Is(err, sql.ErrNoRows):
+		// Whether someone else's token has this id is not the caller's
+		// business, so the message is the same either way.
+		return nil, fmt.Errorf("%w: you have no token with id %d", ErrNotFound, id)
 	}
 	if err != nil {
 		return nil, err

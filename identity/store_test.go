@@ -384,8 +384,11 @@ func TestStore_Token(t *testing.T) {
 		}
 
 		other := mustCreate(t, s, false)
-		if _, err := s.RevokeToken(ctx, tok.ID, other.ID, false); !errors.Is(err, identity.ErrNotFound) {
-			t.Errorf("revoking someone else's token: %v, want ErrNotFound", err)
+		// The message neither blames the token's owner nor tells a stranger
+		// that the token exists.
+		want := fmt.Sprintf("you have no token with id %d", tok.ID)
+		if _, err := s.RevokeToken(ctx, tok.ID, other.ID, false); !errors.Is(err, identity.ErrNotFound) || !strings.HasSuffix(err.Error(), want) {
+			t.Errorf("revoking someone else's token: %v, want ErrNotFound saying %q", err, want)
 		}
 		if _, err := s.TokenPrincipal(ctx, secret); err != nil {
 			t.Errorf("token revoked by a stranger stopped working: %v", err)
@@ -429,6 +432,11 @@ func TestStore_Token(t *testing.T) {
 		}
 		if _, err := s.TokenPrincipal(ctx, secret); !errors.Is(err, identity.ErrBadToken) {
 			t.Errorf("token revoked by an admin: %v, want ErrBadToken", err)
+		}
+		// An admin may revoke anyone's token, so "of yours" would be wrong.
+		want := fmt.Sprintf("no token has id %d", int64(1<<60))
+		if _, err := s.RevokeToken(ctx, 1<<60, u.ID, true); !errors.Is(err, identity.ErrNotFound) || !strings.HasSuffix(err.Error(), want) {
+			t.Errorf("admin revoking an unknown token: %v, want ErrNotFound saying %q", err, want)
 		}
 	})
 }
