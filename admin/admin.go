@@ -181,8 +181,13 @@ func (a *API) Build(opts *schema.Options) (*schema.Built, *schema.Access, error)
 			"admin":    {Type: graphql.Boolean, DefaultValue: false},
 		},
 	})
+	// Mutation fields run one after another, each committing on its own
+	// (schema.NewStatic), so none is non-null: a failed non-null root field
+	// would null the whole data, and the client would lose what the fields
+	// before it did, such as a new token's only copy of its secret. A
+	// failed field is null beside its error; the others keep their data.
 	adminMutations := graphql.Fields{
-		"createCountry": &graphql.Field{Type: graphql.NewNonNull(country),
+		"createCountry": &graphql.Field{Type: country,
 			Description: "Creates a country: its schema, tables and seed rows, all or nothing.",
 			Args:        graphql.FieldConfigArgument{"input": {Type: graphql.NewNonNull(countryInput)}},
 			Resolve: schema.Safe(func(p graphql.ResolveParams) (any, error) {
@@ -194,20 +199,20 @@ func (a *API) Build(opts *schema.Options) (*schema.Built, *schema.Access, error)
 				nt.AreaCode, _ = in["areaCode"].(string)
 				return a.Tenants.Create(p.Context, nt)
 			})},
-		"deleteCountry": &graphql.Field{Type: graphql.NewNonNull(graphql.Boolean),
+		"deleteCountry": &graphql.Field{Type: graphql.Boolean,
 			Description: "Drops a country and all its data. confirm must repeat the alias.",
 			Args:        graphql.FieldConfigArgument{"alias": str(), "confirm": str()},
 			Resolve: schema.Safe(func(p graphql.ResolveParams) (any, error) {
 				err := a.Tenants.Drop(p.Context, p.Args["alias"].(string), p.Args["confirm"].(string))
 				return err == nil, err
 			})},
-		"refreshCountry": &graphql.Field{Type: graphql.NewNonNull(schema.BigInt),
+		"refreshCountry": &graphql.Field{Type: schema.BigInt,
 			Description: "Rebuilds a country's API on every replica after a change made outside it (psql); returns the new schema version.",
 			Args:        graphql.FieldConfigArgument{"alias": str()},
 			Resolve: schema.Safe(func(p graphql.ResolveParams) (any, error) {
 				return a.Tenants.Refresh(p.Context, p.Args["alias"].(string))
 			})},
-		"createUser": &graphql.Field{Type: graphql.NewNonNull(user),
+		"createUser": &graphql.Field{Type: user,
 			Args: graphql.FieldConfigArgument{"input": {Type: graphql.NewNonNull(userInput)}},
 			Resolve: schema.Safe(func(p graphql.ResolveParams) (any, error) {
 				in := p.Args["input"].(map[string]any)
@@ -217,7 +222,7 @@ func (a *API) Build(opts *schema.Options) (*schema.Built, *schema.Access, error)
 				adm, _ := in["admin"].(bool)
 				return a.Users.CreateUser(p.Context, email, name, pw, adm)
 			})},
-		"setUserActive": &graphql.Field{Type: graphql.NewNonNull(user),
+		"setUserActive": &graphql.Field{Type: user,
 			Description: "Deactivating a user ends their sessions and tokens at their next request.",
 			Args:        graphql.FieldConfigArgument{"email": str(), "active": {Type: graphql.NewNonNull(graphql.Boolean)}},
 			Resolve: schema.Safe(func(p graphql.ResolveParams) (any, error) {
@@ -227,7 +232,7 @@ func (a *API) Build(opts *schema.Options) (*schema.Built, *schema.Access, error)
 				}
 				return a.Users.SetActive(p.Context, u.ID, p.Args["active"].(bool))
 			})},
-		"grantMembership": &graphql.Field{Type: graphql.NewNonNull(membership),
+		"grantMembership": &graphql.Field{Type: membership,
 			Description: "Gives a user a role: editor or viewer in a country, or admin (leave alias empty).",
 			Args:        graphql.FieldConfigArgument{"email": str(), "alias": {Type: graphql.String}, "role": {Type: graphql.NewNonNull(access.RoleEnum())}},
 			Resolve: schema.Safe(func(p graphql.ResolveParams) (any, error) {
@@ -238,7 +243,7 @@ func (a *API) Build(opts *schema.Options) (*schema.Built, *schema.Access, error)
 				}
 				return m, err
 			})},
-		"revokeMembership": &graphql.Field{Type: graphql.NewNonNull(graphql.Boolean),
+		"revokeMembership": &graphql.Field{Type: graphql.Boolean,
 			Args: graphql.FieldConfigArgument{"email": str(), "alias": {Type: graphql.String}},
 			Resolve: schema.Safe(func(p graphql.ResolveParams) (any, error) {
 				alias, _ := p.Args["alias"].(string)
@@ -253,7 +258,7 @@ func (a *API) Build(opts *schema.Options) (*schema.Built, *schema.Access, error)
 			})},
 	}
 	selfMutations := graphql.Fields{
-		"createApiToken": &graphql.Field{Type: graphql.NewNonNull(tokenSecret),
+		"createApiToken": &graphql.Field{Type: tokenSecret,
 			Description: "Makes an API token for the signed-in user; it acts with the user's roles.",
 			Args: graphql.FieldConfigArgument{"name": str(),
 				"expiresAt": {Type: schema.DateTime, Description: "Leave out for a token that does not expire."}},
@@ -268,7 +273,7 @@ func (a *API) Build(opts *schema.Options) (*schema.Built, *schema.Access, error)
 				}
 				return map[string]any{"token": t, "secret": secret}, nil
 			})},
-		"revokeApiToken": &graphql.Field{Type: graphql.NewNonNull(token),
+		"revokeApiToken": &graphql.Field{Type: token,
 			Description: "Revokes one of your tokens (admins: anyone's); it stops working at its next request.",
 			Args:        graphql.FieldConfigArgument{"id": {Type: graphql.NewNonNull(graphql.ID)}},
 			Resolve: schema.Safe(func(p graphql.ResolveParams) (any, error) {
