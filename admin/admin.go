@@ -203,14 +203,17 @@ func (a *API) Build(opts *schema.Options) (*schema.Built, *schema.Access, error)
 			Description: "Drops a country and all its data. confirm must repeat the alias.",
 			Args:        graphql.FieldConfigArgument{"alias": str(), "confirm": str()},
 			Resolve: schema.Safe(func(p graphql.ResolveParams) (any, error) {
-				err := a.Tenants.Drop(p.Context, p.Args["alias"].(string), p.Args["confirm"].(string))
-				return err == nil, err
+				alias := p.Args["alias"].(string)
+				err := a.Tenants.Drop(p.Context, alias, p.Args["confirm"].(string))
+				return err == nil, countryError(alias, err)
 			})},
 		"refreshCountry": &graphql.Field{Type: schema.BigInt,
 			Description: "Rebuilds a country's API on every replica after a change made outside it (psql); returns the new schema version.",
 			Args:        graphql.FieldConfigArgument{"alias": str()},
 			Resolve: schema.Safe(func(p graphql.ResolveParams) (any, error) {
-				return a.Tenants.Refresh(p.Context, p.Args["alias"].(string))
+				alias := p.Args["alias"].(string)
+				v, err := a.Tenants.Refresh(p.Context, alias)
+				return v, countryError(alias, err)
 			})},
 		"createUser": &graphql.Field{Type: user,
 			Args: graphql.FieldConfigArgument{"input": {Type: graphql.NewNonNull(userInput)}},
@@ -279,7 +282,7 @@ func (a *API) Build(opts *schema.Options) (*schema.Built, *schema.Access, error)
 			Resolve: schema.Safe(func(p graphql.ResolveParams) (any, error) {
 				id, err := strconv.ParseInt(fmt.Sprint(p.Args["id"]), 10, 64)
 				if err != nil {
-					return nil, schema.UserError("id must be a token id")
+					return nil, schema.UserError("id %q is not a token id", fmt.Sprint(p.Args["id"]))
 				}
 				me := identity.FromContext(p.Context)
 				return a.Users.RevokeToken(p.Context, id, me.UserID, me.Admin)
@@ -310,6 +313,15 @@ func (a *API) roleChanged(ctx context.Context, userID int64) {
 	if me := identity.FromContext(ctx); me != nil && me.UserID == userID && a.OnRoleChange != nil {
 		a.OnRoleChange(ctx)
 	}
+}
+
+// countryError words tenancy's ErrNotFound, whose message is the bare
+// alias, for the client; other errors pass through.
+func countryError(alias string, err error) error {
+	if errors.Is(err, tenancy.ErrNotFound) {
+		return &schema.Error{Code: schema.CodeNotFound, Message: fmt.Sprintf("no country has alias %q", alias), Err: err}
+	}
+	return err
 }
 
 // mapErrors gives the store's sentinel errors their client codes.

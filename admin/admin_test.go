@@ -178,3 +178,40 @@ func TestAPI_Mutation(t *testing.T) {
 		}
 	})
 }
+
+func TestAPI_NotFound(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	plain := a.newUser(t, false)
+	const nobody = "nobody-at-all@example.com"
+	const bigID = "1152921504606846976"
+
+	for _, tc := range []struct {
+		name, query string
+		as          *identity.User
+		want        string
+	}{
+		{"deleteCountry", `mutation { deleteCountry(alias: "zz", confirm: "zz") }`, a.admin, `no country has alias "zz"`},
+		{"refreshCountry", `mutation { refreshCountry(alias: "zz") }`, a.admin, `no country has alias "zz"`},
+		{"setUserActive", `mutation { setUserActive(email: "` + nobody + `", active: false) { id } }`, a.admin, `no user has email "` + nobody + `"`},
+		{"grantMembershipEmail", `mutation { grantMembership(email: "` + nobody + `", role: ADMIN) { role } }`, a.admin, `no user has email "` + nobody + `"`},
+		{"grantMembershipAlias", `mutation { grantMembership(email: "` + plain.Email + `", alias: "zz", role: VIEWER) { role } }`, a.admin, `no country has alias "zz"`},
+		{"revokeMembershipEmail", `mutation { revokeMembership(email: "` + nobody + `") }`, a.admin, `no user has email "` + nobody + `"`},
+		{"revokeMembershipAlias", `mutation { revokeMembership(email: "` + plain.Email + `", alias: "zz") }`, a.admin, `no country has alias "zz"`},
+		{"revokeMembershipRole", `mutation { revokeMembership(email: "` + plain.Email + `") }`, a.admin, plain.Email + ` is not an admin`},
+		{"revokeApiTokenAdmin", `mutation { revokeApiToken(id: "` + bigID + `") { id } }`, a.admin, `no token has id ` + bigID},
+		{"revokeApiTokenOwn", `mutation { revokeApiToken(id: "` + bigID + `") { id } }`, plain, `you have no token with id ` + bigID},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := a.do(t, tc.as, tc.query, nil)
+			if len(r.Errors) != 1 || r.Errors[0].Extensions["code"] != schema.CodeNotFound || r.Errors[0].Message != tc.want {
+				t.Errorf("errors %+v, want one NOT_FOUND saying %q", r.Errors, tc.want)
+			}
+		})
+	}
+
+	t.Run("ErrTokenID", func(t *testing.T) {
+		r := a.do(t, a.admin, `mutation { revokeApiToken(id: "abc") { id } }`, nil)
+		wantError(t, r, "revokeApiToken", schema.CodeBadUserInput, `id "abc" is not a token id`)
+	})
+}
