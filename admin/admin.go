@@ -226,7 +226,7 @@ func (a *API) Build(opts *schema.Options) (*schema.Built, *schema.Access, error)
 				return a.Users.CreateUser(p.Context, email, name, pw, adm)
 			})},
 		"setUserActive": &graphql.Field{Type: user,
-			Description: "Deactivating a user ends their sessions and tokens at their next request.",
+			Description: "Deactivating a user ends their sessions and tokens at their next request. The last active admin cannot be deactivated (CONFLICT).",
 			Args:        graphql.FieldConfigArgument{"email": str(), "active": {Type: graphql.NewNonNull(graphql.Boolean)}},
 			Resolve: schema.Safe(func(p graphql.ResolveParams) (any, error) {
 				u, err := a.Users.UserByEmail(p.Context, p.Args["email"].(string))
@@ -247,7 +247,8 @@ func (a *API) Build(opts *schema.Options) (*schema.Built, *schema.Access, error)
 				return m, err
 			})},
 		"revokeMembership": &graphql.Field{Type: graphql.Boolean,
-			Args: graphql.FieldConfigArgument{"email": str(), "alias": {Type: graphql.String}},
+			Description: "Takes away the role a user holds in a country, or the admin role (leave alias empty). The last active admin keeps theirs (CONFLICT).",
+			Args:        graphql.FieldConfigArgument{"email": str(), "alias": {Type: graphql.String}},
 			Resolve: schema.Safe(func(p graphql.ResolveParams) (any, error) {
 				alias, _ := p.Args["alias"].(string)
 				email := p.Args["email"].(string)
@@ -324,7 +325,9 @@ func countryError(alias string, err error) error {
 	return err
 }
 
-// mapErrors gives the store's sentinel errors their client codes.
+// mapErrors gives the stores' sentinel errors their client codes: a taken
+// email or alias, and removing the last active admin, conflict with what
+// is stored (CONFLICT); other refused input is BAD_USER_INPUT.
 func mapErrors(next graphql.FieldResolveFn) graphql.FieldResolveFn {
 	return func(p graphql.ResolveParams) (any, error) {
 		out, err := next(p)
@@ -340,14 +343,17 @@ func mapErrors(next graphql.FieldResolveFn) graphql.FieldResolveFn {
 			cause = e.Err
 		}
 		msg := cause.Error()
-		for _, prefix := range []string{"invalid: ", "not found: ", "conflict: ", "tenant not found: ", "invalid tenant: ", "tenant already exists: "} {
+		for _, prefix := range []string{"invalid: ", "not found: ", "conflict: ", "last active admin: ",
+			"tenant not found: ", "invalid tenant: ", "tenant already exists: "} {
 			msg = strings.TrimPrefix(msg, prefix)
 		}
 		switch {
 		case errors.Is(cause, identity.ErrNotFound), errors.Is(cause, tenancy.ErrNotFound):
 			return nil, &schema.Error{Code: schema.CodeNotFound, Message: msg, Err: cause}
-		case errors.Is(cause, identity.ErrInvalid), errors.Is(cause, identity.ErrConflict),
-			errors.Is(cause, tenancy.ErrInvalid), errors.Is(cause, tenancy.ErrConflict):
+		case errors.Is(cause, identity.ErrConflict), errors.Is(cause, tenancy.ErrConflict),
+			errors.Is(cause, identity.ErrLastAdmin):
+			return nil, &schema.Error{Code: schema.CodeConflict, Message: msg, Err: cause}
+		case errors.Is(cause, identity.ErrInvalid), errors.Is(cause, tenancy.ErrInvalid):
 			return nil, &schema.Error{Code: schema.CodeBadUserInput, Message: msg, Err: cause}
 		}
 		return nil, schema.Classify(cause)

@@ -179,6 +179,29 @@ func TestAPI_Mutation(t *testing.T) {
 	})
 }
 
+func TestAPI_LastAdmin(t *testing.T) {
+	t.Parallel()
+	a := newLoneAPI(t)
+	want := a.admin.Email + " is the only active admin; make another user admin first"
+
+	for _, tc := range []struct{ name, query string }{
+		{"setUserActive", `mutation($e: String!) { setUserActive(email: $e, active: false) { active } }`},
+		{"revokeMembership", `mutation($e: String!) { revokeMembership(email: $e) }`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := a.do(t, a.admin, tc.query, map[string]any{"e": a.admin.Email})
+			if len(r.Errors) != 1 || r.Errors[0].Extensions["code"] != schema.CodeConflict ||
+				!strings.HasPrefix(r.Errors[0].Message, want) {
+				t.Errorf("errors %+v, want one CONFLICT saying %q", r.Errors, want)
+			}
+			u, err := a.users.User(context.Background(), a.admin.ID)
+			if err != nil || !u.Active || !u.Admin {
+				t.Errorf("after the refusal: %+v %v, want an active admin", u, err)
+			}
+		})
+	}
+}
+
 func TestAPI_NotFound(t *testing.T) {
 	t.Parallel()
 	a := newAPI(t)
@@ -213,5 +236,23 @@ func TestAPI_NotFound(t *testing.T) {
 	t.Run("ErrTokenID", func(t *testing.T) {
 		r := a.do(t, a.admin, `mutation { revokeApiToken(id: "abc") { id } }`, nil)
 		wantError(t, r, "revokeApiToken", schema.CodeBadUserInput, `id "abc" is not a token id`)
+	})
+}
+
+func TestAPI_Conflict(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	tn := tenancytest.NewTenant(t, a.db)
+
+	t.Run("createUser", func(t *testing.T) {
+		r := a.do(t, a.admin, `mutation($e: String!) { createUser(input: {email: $e, name: "Again"}) { id } }`,
+			map[string]any{"e": strings.ToUpper(a.admin.Email)})
+		wantError(t, r, "createUser", schema.CodeConflict, fmt.Sprintf("a user with email %q exists", a.admin.Email))
+	})
+
+	t.Run("createCountry", func(t *testing.T) {
+		r := a.do(t, a.admin, `mutation($a: String!) { createCountry(input: {name: "Again", alias: $a}) { id } }`,
+			map[string]any{"a": strings.ToLower(tn.Alias)})
+		wantError(t, r, "createCountry", schema.CodeConflict, "(aliases are compared without regard to case)")
 	})
 }
