@@ -212,6 +212,9 @@ func (b *Built) prepare(q string) (*cachedDoc, *Response) {
 		return nil, &Response{Errors: []gqlerrors.FormattedError{fe}, Stage: StageRequest,
 			Extensions: map[string]any{"schemaVersion": b.Version}}
 	}
+	if err := checkCost(doc, defaultMaxFields, defaultMaxSameKey); err != nil {
+		return nil, b.requestError(StageRequest, CodeValidation, err.Error())
+	}
 	rules := append(append([]graphql.ValidationRuleFn{}, graphql.SpecifiedRules...), intRangeRule)
 	vr := graphql.ValidateDocument(&b.Schema, doc, rules)
 	if !vr.IsValid {

@@ -24,7 +24,8 @@ import (
 type Options struct {
 	// MaxLimit caps the limit argument of list fields; zero means 1000.
 	MaxLimit int
-	// StatementTimeout bounds each SQL statement of a request; zero means 5s.
+	// StatementTimeout bounds each SQL statement of a mutation, and all
+	// the SQL of a query together; zero means 5s.
 	StatementTimeout time.Duration
 	// MaxDepth bounds the nesting of a document, checked before parsing;
 	// zero means 15.

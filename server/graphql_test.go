@@ -3,6 +3,7 @@ package server_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -151,6 +152,12 @@ func TestServer_GraphQL(t *testing.T) {
 	}
 	limitVar := `query($l: Int) { toyotaList(limit: $l) { totalCount } }`
 	nested := strings.Repeat("{", 100_000)
+	// Each fragment spreads the next twice: 2^40 fields once expanded.
+	doubling := "query { ...F0 }"
+	for i := range 40 {
+		doubling += fmt.Sprintf(" fragment F%d on Query { ...F%d ...F%d }", i, i+1, i+1)
+	}
+	doubling += " fragment F40 on Query { __typename }"
 	cases := []badCase{
 		{"UnknownField", query(`{ toyotaList { items { nope } } }`, nil), 200, schema.CodeValidation, []string{`"nope"`}},
 		{"UnknownRootField", query(`{ porsche { id } }`, nil), 200, schema.CodeValidation, []string{`"porsche"`}},
@@ -184,6 +191,9 @@ func TestServer_GraphQL(t *testing.T) {
 		{"NestedBalanced", query(nested+strings.Repeat("}", 100_000), nil), 200, schema.CodeParse, []string{"deeper"}},
 		{"NestedLists", query(`{ toyotaList(filter: {model: {in: `+strings.Repeat("[", 100_000)+`}}) { totalCount } }`, nil), 200, schema.CodeParse, []string{"deeper"}},
 		{"NestedSelections", query(`{ brands `+strings.Repeat("{ items ", 50)+strings.Repeat("}", 51), nil), 200, schema.CodeParse, []string{"deeper"}},
+		{"FragmentCycle", query(`query { ...A } fragment A on Query { ...B } fragment B on Query { ...A }`, nil), 200, schema.CodeValidation, []string{"spreads itself"}},
+		{"DoublingFragments", query(doubling, nil), 200, schema.CodeValidation, []string{"5000 fields"}},
+		{"SameFieldRepeated", query(`{ `+strings.Repeat(`toyotaList(limit: 1) { totalCount } `, 21)+`}`, nil), 200, schema.CodeValidation, []string{`"toyotaList"`, "21 times"}},
 		{"NestedJSONVariables", func(t *testing.T) *gqlResponse {
 			body := `{"query": "query($f: ToyotaFilter) { toyotaList(filter: $f) { totalCount } }", "variables": {"f": ` +
 				strings.Repeat(`{"not": `, 20_000) + `{}` + strings.Repeat(`}`, 20_000) + `}}`
