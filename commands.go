@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -50,10 +49,9 @@ func openDB(ctx context.Context, dsn string) (*sqlx.DB, error) {
 }
 
 func runServe(ctx context.Context, cfg Config, args []string, stderr io.Writer) error {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("serve", stderr)
 	cfg.bindServe(fs)
-	if err := fs.Parse(args); err != nil {
+	if err := fs.parse(args); err != nil {
 		return err
 	}
 	logger, err := cfg.newLogger(stderr)
@@ -96,11 +94,11 @@ func runServe(ctx context.Context, cfg Config, args []string, stderr io.Writer) 
 }
 
 func runMigrate(ctx context.Context, cfg Config, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("migrate", stderr)
 	cfg.bindCommon(fs)
 	parallel := fs.Int("parallel", 4, "tenants migrated at once")
-	if err := fs.Parse(args); err != nil {
+	fs.rule("parallel", atLeast(parallel, 1))
+	if err := fs.parse(args); err != nil {
 		return err
 	}
 	db, err := openDB(ctx, cfg.DatabaseURL)
@@ -136,27 +134,37 @@ func runTenant(ctx context.Context, cfg Config, args []string, stdout, stderr io
 	if len(args) == 0 {
 		return errors.New("tenant: want create, list, drop or refresh")
 	}
-	fs := flag.NewFlagSet("tenant "+args[0], flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("tenant "+args[0], stderr)
 	cfg.bindCommon(fs)
 	var in tenancy.NewTenant
 	var confirm string
 	switch args[0] {
 	case "create":
 		fs.StringVar(&in.Name, "name", "", "country name, e.g. Mexico")
-		fs.StringVar(&in.OfficialName, "official-name", "", "official name, e.g. United Mexican States")
-		fs.StringVar(&in.Alias, "alias", "", "short alias, e.g. MX")
-		fs.StringVar(&in.AreaCode, "area-code", "", "telephone area code, e.g. 52")
+		fs.StringVar(&in.OfficialName, "official-name", "", "official name, e.g. United Mexican States; default the name")
+		fs.StringVar(&in.Alias, "alias", "", "short alias, 2 to 10 letters or digits, e.g. MX")
+		fs.StringVar(&in.AreaCode, "area-code", "", "telephone area code, 1 to 4 digits, e.g. 52")
+		fs.rule("name", required(&in.Name))
+		fs.rule("alias", checkAlias(&in.Alias))
+		fs.rule("area-code", func() error {
+			if tenancy.ValidateAreaCode(strings.TrimSpace(in.AreaCode)) != nil {
+				return errors.New("must be 1 to 4 digits, like 52 (no + or spaces)")
+			}
+			return nil
+		})
 	case "drop":
 		fs.StringVar(&in.Alias, "alias", "", "alias of the country to drop")
 		fs.StringVar(&confirm, "confirm", "", "the alias again: dropping destroys the country's data")
+		fs.rule("alias", required(&in.Alias))
+		fs.rule("confirm", required(&confirm))
 	case "refresh":
 		fs.StringVar(&in.Alias, "alias", "", "alias of the country whose API to rebuild")
+		fs.rule("alias", required(&in.Alias))
 	case "list":
 	default:
 		return fmt.Errorf("tenant: unknown subcommand %q; want create, list, drop or refresh", args[0])
 	}
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := fs.parse(args[1:]); err != nil {
 		return err
 	}
 	db, err := openDB(ctx, cfg.DatabaseURL)
@@ -168,9 +176,6 @@ func runTenant(ctx context.Context, cfg Config, args []string, stdout, stderr io
 
 	switch args[0] {
 	case "create":
-		if in.Name == "" || in.Alias == "" {
-			return errors.New("tenant create: --name and --alias are required")
-		}
 		start := time.Now()
 		t, err := store.Create(ctx, in)
 		if err != nil {
@@ -189,17 +194,11 @@ func runTenant(ctx context.Context, cfg Config, args []string, stdout, stderr io
 		}
 		return tw.Flush()
 	case "drop":
-		if in.Alias == "" {
-			return errors.New("tenant drop: --alias is required")
-		}
 		if err := store.Drop(ctx, in.Alias, confirm); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "dropped %s\n", in.Alias)
 	case "refresh":
-		if in.Alias == "" {
-			return errors.New("tenant refresh: --alias is required")
-		}
 		v, err := store.Refresh(ctx, in.Alias)
 		if err != nil {
 			return err
@@ -207,6 +206,19 @@ func runTenant(ctx context.Context, cfg Config, args []string, stdout, stderr io
 		fmt.Fprintf(stdout, "%s is now at schema version %d; every replica rebuilds it\n", in.Alias, v)
 	}
 	return nil
+}
+
+// checkAlias is a rule: *p must be a country alias.
+func checkAlias(p *string) func() error {
+	return func() error {
+		if *p == "" {
+			return errRequired
+		}
+		if tenancy.ValidateAlias(*p) != nil {
+			return errors.New("must be 2 to 10 letters or digits, like MX")
+		}
+		return nil
+	}
 }
 
 // App is the wired server: what `serve` runs and what end-to-end tests

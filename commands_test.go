@@ -316,3 +316,45 @@ func TestNewApp_ServesHealth(t *testing.T) {
 		t.Fatalf("GET /healthz: %d %s", resp.StatusCode, body)
 	}
 }
+
+func TestRunTenant_Create(t *testing.T) {
+	t.Parallel()
+	db := tenancytest.DB(t)
+	dsn := tenancytest.DSN(t)
+	ctx := context.Background()
+	tenant := func(args ...string) (string, error) {
+		var out, errOut bytes.Buffer
+		err := run(ctx, append(append([]string{"tenant"}, args...), "--database-url", dsn), strings.NewReader(""), &out, &errOut)
+		return out.String(), err
+	}
+
+	alias := fmt.Sprintf("C%07X", rand.Uint32()>>4)
+	t.Cleanup(func() { tenant("drop", "--alias", alias, "--confirm", alias) })
+	out, err := tenant("create", "--name", "Test "+alias, "--alias", alias, "--area-code", "52")
+	if err != nil {
+		t.Fatalf("tenant create: %v", err)
+	}
+	if !strings.Contains(out, "created Test "+alias) {
+		t.Errorf("output %q", out)
+	}
+	var code string
+	if err := db.Get(&code, `SELECT area_code FROM administration.countries WHERE alias = $1`, alias); err != nil || code != "52" {
+		t.Errorf("area_code = %q, %v; want 52", code, err)
+	}
+
+	t.Run("ErrAliasTaken", func(t *testing.T) {
+		// The same name too, so the schema name clashes as well; the
+		// error still names the alias.
+		for _, a := range []string{alias, strings.ToLower(alias)} {
+			_, err := tenant("create", "--name", "Test "+alias, "--alias", a)
+			want := fmt.Sprintf("alias %q is already used by country %q", a, "Test "+alias)
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("tenant create --alias %s = %v, want an error saying %s", a, err, want)
+			}
+		}
+		var n int
+		if err := db.Get(&n, `SELECT count(*) FROM administration.countries WHERE lower(alias) = lower($1)`, alias); err != nil || n != 1 {
+			t.Errorf("%d countries with alias %s, %v; want 1", n, alias, err)
+		}
+	})
+}

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -17,17 +16,15 @@ func runUser(ctx context.Context, cfg Config, args []string, stdin io.Reader, st
 	if len(args) == 0 || args[0] != "create" {
 		return errors.New("user: want create")
 	}
-	fs := flag.NewFlagSet("user create", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("user create", stderr)
 	cfg.bindCommon(fs)
 	email := fs.String("email", "", "the user's email, used to sign in")
 	name := fs.String("name", "", "the user's name")
 	admin := fs.Bool("admin", false, "grant the global admin role")
-	if err := fs.Parse(args[1:]); err != nil {
+	fs.rule("email", required(email))
+	fs.rule("name", required(name))
+	if err := fs.parse(args[1:]); err != nil {
 		return err
-	}
-	if *email == "" || *name == "" {
-		return errors.New("user create: --email and --name are required")
 	}
 	password, err := readPassword(stdin)
 	if err != nil {
