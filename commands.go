@@ -285,7 +285,13 @@ func NewApp(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) 
 		app.Close()
 		return nil, err
 	}
-	metrics := server.NewMetrics(db.DB, app.Registry.Len)
+	// The pool's metrics carry the name of the database it connects to.
+	var dbName string
+	if err := db.GetContext(ctx, &dbName, `SELECT current_database()`); err != nil {
+		app.Close()
+		return nil, fmt.Errorf("read database name: %w", err)
+	}
+	metrics := server.NewMetrics(db.DB, dbName, app.Registry.Len)
 	app.Registry.OnBuild = func(_ string, d time.Duration, err error, swapped bool) { metrics.Build(d, err, swapped) }
 	app.Watcher.OnEvent = metrics.ListenerEvent
 	sopts := server.Options{

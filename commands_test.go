@@ -317,6 +317,33 @@ func TestNewApp_ServesHealth(t *testing.T) {
 	}
 }
 
+func TestNewApp_MetricsDatabaseName(t *testing.T) {
+	t.Parallel()
+	a := newTestApp(t, nil)
+	var dbName string
+	if err := a.DB.Get(&dbName, `SELECT current_database()`); err != nil {
+		t.Fatal(err)
+	}
+	resp, body := a.browser(t).get("/metrics")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /metrics: %d %s", resp.StatusCode, body)
+	}
+	if want := `go_sql_open_connections{db_name="` + dbName + `"}`; !strings.Contains(string(body), want) {
+		t.Errorf("metrics have no %s:\n%s", want, grepLines(string(body), "db_name"))
+	}
+}
+
+// grepLines returns the lines of s that contain substr.
+func grepLines(s, substr string) string {
+	var out []string
+	for _, line := range strings.Split(s, "\n") {
+		if strings.Contains(line, substr) {
+			out = append(out, line)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
 func TestRunTenant_Create(t *testing.T) {
 	t.Parallel()
 	db := tenancytest.DB(t)

@@ -22,8 +22,9 @@ type Metrics struct {
 }
 
 // NewMetrics registers the metrics. schemas reports how many tenant
-// schemas the registry holds; db is the pool whose statistics are exported.
-func NewMetrics(db *sql.DB, schemas func() int) *Metrics {
+// schemas the registry holds; db is the pool whose statistics are exported,
+// labelled db_name=dbName, the database it connects to.
+func NewMetrics(db *sql.DB, dbName string, schemas func() int) *Metrics {
 	m := &Metrics{
 		registry: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -58,7 +59,7 @@ func NewMetrics(db *sql.DB, schemas func() int) *Metrics {
 			Name: "tenantgraph_registry_schemas",
 			Help: "Tenant schemas held built in the registry.",
 		}, func() float64 { return float64(schemas()) }),
-		collectors.NewDBStatsCollector(db, "tenantgraph"),
+		collectors.NewDBStatsCollector(db, dbName),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
