@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 
 	"github.com/lib/pq"
@@ -59,6 +60,10 @@ func UserError(format string, args ...any) *Error {
 // classify turns any error from a resolver into an *Error a client may
 // see. PostgreSQL errors are mapped by SQLSTATE; anything unknown becomes a
 // generic internal error that keeps its cause for the log.
+// varcharLen finds the length limit in PostgreSQL's "value too long for
+// type character varying(255)".
+var varcharLen = regexp.MustCompile(`\((\d+)\)`)
+
 func classify(err error) *Error {
 	var e *Error
 	if errors.As(err, &e) {
@@ -97,6 +102,18 @@ func classify(err error) *Error {
 			return &Error{Code: CodeBadUserInput, Message: "the value refers to something that does not exist", Err: err}
 		case code == "23514":
 			return &Error{Code: CodeBadUserInput, Message: "the value breaks a rule of the table", Err: err}
+		case code == "22001":
+			msg := "a text value is longer than its field allows"
+			if m := varcharLen.FindStringSubmatch(pqErr.Message); m != nil {
+				msg += " (at most " + m[1] + " characters)"
+			}
+			return &Error{Code: CodeBadUserInput, Message: msg, Err: err}
+		case code == "22021":
+			// The server refuses invalid UTF-8 bodies, so what is left is
+			// NUL, valid in JSON and GraphQL strings but not in PostgreSQL text.
+			return &Error{Code: CodeBadUserInput, Message: `a text value contains the NUL character (\u0000), which cannot be stored`, Err: err}
+		case code == "22025":
+			return &Error{Code: CodeBadUserInput, Message: `invalid like or ilike pattern: \ escapes the next character, so a pattern cannot end with it; write \\ for a backslash`, Err: err}
 		case len(code) == 5 && code[:2] == "22":
 			// Data exceptions: out of range, bad date, and the like.
 			return &Error{Code: CodeBadUserInput, Message: "invalid value: " + pqErr.Message, Err: err}

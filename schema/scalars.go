@@ -135,7 +135,8 @@ func parseDate(v any) any {
 		return nil
 	}
 	t, err := time.Parse(dateLayout, s)
-	if err != nil {
+	if err != nil || t.Year() < 1 {
+		// PostgreSQL has no year 0: 1 BC comes before 1 AD.
 		return nil
 	}
 	return t.Format(dateLayout)
@@ -159,7 +160,7 @@ func parseDateTime(v any) any {
 		return nil
 	}
 	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
+	if err != nil || t.UTC().Year() < 1 {
 		return nil
 	}
 	// In UTC: a timestamp column without time zone keeps the wall clock

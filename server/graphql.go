@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"net"
@@ -11,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"tenantgraph/identity"
 	"tenantgraph/schema"
@@ -25,10 +27,14 @@ const (
 
 // gqlError writes a response holding one error and no data.
 func gqlError(w http.ResponseWriter, r *http.Request, status int, code, msg string) {
-	body := map[string]any{"errors": []map[string]any{{"message": msg, "extensions": map[string]any{"code": code}}}}
+	writeErrors(w, r, status, map[string]any{"message": msg, "extensions": map[string]any{"code": code}})
+}
+
+// writeErrors writes a response of errors alone.
+func writeErrors(w http.ResponseWriter, r *http.Request, status int, errs ...map[string]any) {
 	w.Header().Set("Content-Type", responseType(r))
 	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(body)
+	json.NewEncoder(w).Encode(map[string]any{"errors": errs})
 }
 
 // responseType picks the response media type from Accept: the GraphQL
@@ -44,26 +50,48 @@ func responseType(r *http.Request) string {
 	return mediaJSON + "; charset=utf-8"
 }
 
+// errNoTenant is tenant's error for a request that names no country.
+var errNoTenant = fmt.Errorf("%w: the request names no country", tenancy.ErrNotFound)
+
 // tenant finds the request's tenant: the path's {alias} first, then the
 // X-Tenant header, then a subdomain of the base domain.
 func (s *Server) tenant(r *http.Request) (*tenancy.Tenant, error) {
+	alias := requestAlias(r, s.baseDomain)
+	if alias == "" {
+		return nil, errNoTenant
+	}
+	return s.tenants.Lookup(r.Context(), alias)
+}
+
+// requestAlias is the alias a request names, or "".
+func requestAlias(r *http.Request, baseDomain string) string {
 	alias := r.PathValue("alias")
 	if alias == "" {
 		alias = r.Header.Get("X-Tenant")
 	}
-	if alias == "" && s.baseDomain != "" {
+	if alias == "" && baseDomain != "" {
 		host := r.Host
 		if h, _, err := net.SplitHostPort(host); err == nil {
 			host = h
 		}
-		if sub, ok := strings.CutSuffix(strings.ToLower(host), "."+s.baseDomain); ok && !strings.Contains(sub, ".") {
+		if sub, ok := strings.CutSuffix(strings.ToLower(host), "."+baseDomain); ok && !strings.Contains(sub, ".") {
 			alias = sub
 		}
 	}
-	if alias == "" {
-		return nil, tenancy.ErrNotFound
+	return alias
+}
+
+// noTenant answers 404 for a request whose country is unknown, or that
+// names none.
+func (s *Server) noTenant(w http.ResponseWriter, r *http.Request, err error) {
+	msg := "no country has the alias this request names"
+	switch alias := requestAlias(r, s.baseDomain); {
+	case errors.Is(err, errNoTenant):
+		msg = "say which country: use /country/{alias}/graphql or send the X-Tenant header"
+	case len(alias) <= 64:
+		msg = fmt.Sprintf("no country has alias %q", alias)
 	}
-	return s.tenants.Lookup(r.Context(), alias)
+	gqlError(w, r, http.StatusNotFound, schema.CodeNotFound, msg)
 }
 
 // decodeRequest reads a GraphQL request from a GET query string or a POST
@@ -116,6 +144,10 @@ func (s *Server) decodeRequest(w http.ResponseWriter, r *http.Request) (schema.R
 			gqlError(w, r, http.StatusBadRequest, schema.CodeBadUserInput, "could not read the request body")
 			return req, false
 		}
+		if !utf8.Valid(body) {
+			gqlError(w, r, http.StatusBadRequest, schema.CodeBadUserInput, "the request body is not valid UTF-8")
+			return req, false
+		}
 		dec := json.NewDecoder(bytes.NewReader(body))
 		dec.UseNumber()
 		if err := dec.Decode(&raw); err != nil || dec.More() {
@@ -126,6 +158,13 @@ func (s *Server) decodeRequest(w http.ResponseWriter, r *http.Request) (schema.R
 	default:
 		w.Header().Set("Allow", "GET, POST")
 		gqlError(w, r, http.StatusMethodNotAllowed, schema.CodeBadUserInput, "use GET or POST")
+		return req, false
+	}
+	// encoding/json and url decoding turn invalid UTF-8 into U+FFFD or
+	// keep it as it is; either way a client's bytes would be stored other
+	// than they were sent, so such requests are refused.
+	if !validUTF8(raw.Query, raw.OperationName) || !utf8.Valid(raw.Variables) || !utf8.Valid(raw.Extensions) {
+		gqlError(w, r, http.StatusBadRequest, schema.CodeBadUserInput, "the request is not valid UTF-8")
 		return req, false
 	}
 	if raw.Query == nil || strings.TrimSpace(*raw.Query) == "" {
@@ -163,7 +202,7 @@ func (s *Server) graphql(w http.ResponseWriter, r *http.Request) {
 	}
 	t, err := s.tenant(r)
 	if errors.Is(err, tenancy.ErrNotFound) {
-		gqlError(w, r, http.StatusNotFound, schema.CodeNotFound, "no such country; check the alias in the URL")
+		s.noTenant(w, r, err)
 		return
 	}
 	if err != nil {
@@ -185,7 +224,7 @@ func (s *Server) graphql(w http.ResponseWriter, r *http.Request) {
 	if errors.Is(err, tenancy.ErrNotFound) {
 		// Dropped since the directory cached it.
 		s.tenants.Forget(t.ID)
-		gqlError(w, r, http.StatusNotFound, schema.CodeNotFound, "no such country; check the alias in the URL")
+		s.noTenant(w, r, err)
 		return
 	}
 	if err != nil {
@@ -206,6 +245,16 @@ func (s *Server) graphql(w http.ResponseWriter, r *http.Request) {
 	}
 	s.metrics.request(t.Alias, outcome(resp))
 	s.writeResponse(w, r, resp)
+}
+
+// validUTF8 reports whether every non-nil string is valid UTF-8.
+func validUTF8(ss ...*string) bool {
+	for _, s := range ss {
+		if s != nil && !utf8.ValidString(*s) {
+			return false
+		}
+	}
+	return true
 }
 
 // outcome labels a response for the request metrics.
@@ -243,7 +292,7 @@ func (s *Server) awaitVersion(w http.ResponseWriter, r *http.Request, t *tenancy
 		nt, err := s.tenants.Refresh(r.Context(), t.Alias)
 		switch {
 		case errors.Is(err, tenancy.ErrNotFound):
-			gqlError(w, r, http.StatusNotFound, schema.CodeNotFound, "no such country; check the alias in the URL")
+			s.noTenant(w, r, err)
 			return nil, false
 		case err != nil && r.Context().Err() != nil:
 			return nil, false
@@ -257,8 +306,11 @@ func (s *Server) awaitVersion(w http.ResponseWriter, r *http.Request, t *tenancy
 			break
 		}
 		if time.Now().After(deadline) {
-			gqlError(w, r, http.StatusServiceUnavailable, schema.CodeSchemaChanged,
-				"this server has not seen schema version "+h+" yet; retry shortly")
+			w.Header().Set("Retry-After", "1")
+			writeErrors(w, r, http.StatusServiceUnavailable, map[string]any{
+				"message":    "this server has not seen schema version " + h + " yet; retry shortly",
+				"extensions": map[string]any{"code": schema.CodeSchemaChanged, "retryable": true},
+			})
 			return nil, false
 		}
 		select {

@@ -235,6 +235,21 @@ func TestServer_GraphQL(t *testing.T) {
 		{"UnknownTenant", func(t *testing.T) *gqlResponse {
 			return srv.post(t, "Tnosuchxx", `{ brands { totalCount } }`, nil)
 		}, 404, schema.CodeNotFound, []string{"country"}},
+		{"NoTenant", func(t *testing.T) *gqlResponse {
+			return rawPost(t, "/graphql", "application/json", []byte(`{"query": "{ brands { totalCount } }"}`))
+		}, 404, schema.CodeNotFound, []string{"X-Tenant"}},
+		{"UnknownTenantHeader", func(t *testing.T) *gqlResponse {
+			req := srv.newRequest(t, http.MethodPost, "/graphql", strings.NewReader(`{"query": "{ brands { totalCount } }"}`))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("X-Tenant", "Tnosuchxx")
+			return srv.do(t, req)
+		}, 404, schema.CodeNotFound, []string{`"Tnosuchxx"`}},
+		{"InvalidUTF8Body", func(t *testing.T) *gqlResponse {
+			return rawPost(t, graphqlPath(alias), "application/json", []byte("{\"query\": \"{ brands { totalCount } }\", \"variables\": {\"m\": \"\xff\xfe\"}}"))
+		}, 400, schema.CodeBadUserInput, []string{"UTF-8"}},
+		{"InvalidUTF8GET", func(t *testing.T) *gqlResponse {
+			return get(t, url.Values{"query": {"{ brands(search: \"\xff\") { totalCount } }"}}, "")
+		}, 400, schema.CodeBadUserInput, []string{"UTF-8"}},
 		{"InvalidAlias", func(t *testing.T) *gqlResponse {
 			return srv.post(t, "a%20b", `{ brands { totalCount } }`, nil)
 		}, 404, schema.CodeNotFound, nil},

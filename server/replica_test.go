@@ -216,6 +216,9 @@ func TestReplica_Changes(t *testing.T) {
 		if res.Status != http.StatusServiceUnavailable || res.Code() != schema.CodeSchemaChanged {
 			t.Errorf("status %d %s, want 503 %s", res.Status, res.Body, schema.CodeSchemaChanged)
 		}
+		if !strings.Contains(res.Body, `"retryable":true`) {
+			t.Errorf("not marked retryable: %s", res.Body)
+		}
 		if took < time.Second || took > 5*time.Second {
 			t.Errorf("gave up after %v, want after a bounded wait of about 2s", took)
 		}
