@@ -27,7 +27,11 @@ func tenantGuard(ctx context.Context, need identity.Role) error {
 	}
 	st, _ := ctx.Value(stateKey{}).(*execState)
 	if st == nil || !p.Can(st.built.TenantID, need) {
-		return &Error{Code: CodeForbidden, Message: fmt.Sprintf("this needs the %s role in this country", need)}
+		msg := fmt.Sprintf("this needs the %s role in this country, or the admin role", need)
+		if need == identity.RoleAdmin {
+			msg = "this needs the admin role"
+		}
+		return &Error{Code: CodeForbidden, Message: msg}
 	}
 	return nil
 }
