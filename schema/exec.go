@@ -241,16 +241,15 @@ func (b *Built) prepare(q string) (*cachedDoc, *Response) {
 	return d, nil
 }
 
-// Execute runs req on this schema on ctx. A tenant's mutation runs in one
-// transaction under the tenant's search_path with the statement timeout; a
-// cancelled or failed mutation rolls back, changes nothing and returns no
-// data. A static schema's mutation fields commit one by one (NewStatic). A
-// query runs its statements straight on the pool, bounded as a whole
-// by the statement timeout: every table it reads is schema-qualified, so it
-// needs no search_path, and under READ COMMITTED a transaction would give
-// its statements no common snapshot anyway, only two more round trips
-// (BEGIN and ROLLBACK) per request. allowMutation false refuses mutations
-// (GET).
+// Execute runs req on this schema on ctx, in one transaction under the
+// tenant's search_path with the statement timeout: read-only for a query;
+// for a mutation, one that a cancelled or failed request rolls back, so it
+// changes nothing and returns no data. (Every table is schema-qualified as
+// well, so a query would be safe without the transaction, and measured
+// about a fifth faster at one connection for the BEGIN and ROLLBACK round
+// trips it saves; the transaction keeps queries read-only and bounded by
+// PostgreSQL's own timeout.) A static schema's mutation fields commit one
+// by one (NewStatic). allowMutation false refuses mutations (GET).
 func (b *Built) Execute(ctx context.Context, db *sqlx.DB, req Request, allowMutation bool) *Response {
 	d, resp := b.prepare(req.Query)
 	if resp != nil {
@@ -312,21 +311,17 @@ func (b *Built) Execute(ctx context.Context, db *sqlx.DB, req Request, allowMuta
 		return nil
 	}
 	var txErr error
-	switch {
-	case atomic:
-		txErr = tenancy.Run(ctx, db, b.Namespace, tenancy.TxOptions{
-			StatementTimeout: b.opts.statementTimeout(),
-		}, func(tx tenancy.Querier) error { return run(ctx, tx) })
-	case isMutation:
+	if isMutation && !atomic {
 		// A static schema's mutation fields provision schemas, create users
 		// and tokens, each committing on its own as it runs; they share no
 		// transaction, so the response keeps every field that succeeded
 		// (a token's secret, say) beside the errors of those that failed.
 		txErr = run(ctx, db)
-	default:
-		qctx, cancel := context.WithTimeout(ctx, b.opts.statementTimeout())
-		txErr = run(qctx, db)
-		cancel()
+	} else {
+		txErr = tenancy.Run(ctx, db, b.Namespace, tenancy.TxOptions{
+			ReadOnly:         !isMutation,
+			StatementTimeout: b.opts.statementTimeout(),
+		}, func(tx tenancy.Querier) error { return run(ctx, tx) })
 	}
 	resp = &Response{Stage: StageExecuted, Extensions: map[string]any{"schemaVersion": max(b.Version, st.version)},
 		op: op, fragments: d.fragments}

@@ -24,8 +24,7 @@ import (
 type Options struct {
 	// MaxLimit caps the limit argument of list fields; zero means 1000.
 	MaxLimit int
-	// StatementTimeout bounds each SQL statement of a mutation, and all
-	// the SQL of a query together; zero means 5s.
+	// StatementTimeout bounds each SQL statement of a request; zero means 5s.
 	StatementTimeout time.Duration
 	// MaxDepth bounds the nesting of a document, checked before parsing;
 	// zero means 15.
@@ -50,8 +49,8 @@ func (o *Options) logger() *slog.Logger {
 // execState is what the resolvers of one request share: its transaction,
 // the schema it runs on and its raw variables.
 type execState struct {
-	// tx runs the request's SQL: a mutation's transaction, or the pool for
-	// a query.
+	// tx runs the request's SQL: the request's transaction, or the pool
+	// for a static schema's mutation, whose fields commit on their own.
 	tx      tenancy.Querier
 	built   *Built
 	rawVars map[string]any
@@ -62,9 +61,9 @@ type execState struct {
 
 // qualify returns tbl's name qualified with the quoted schema of the
 // tenant the request runs for. Tables carry no schema themselves, so one
-// built schema can serve every tenant of the same shape. Queries run with
-// no search_path of the tenant's at all, so every table a resolver reads
-// must go through qualify.
+// built schema can serve every tenant of the same shape; the search_path
+// is set too, but a qualified name cannot reach another tenant even if it
+// were not.
 func (st *execState) qualify(tbl *table) string {
 	return quoteIdent(st.built.Namespace) + "." + tbl.ident
 }

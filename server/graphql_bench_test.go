@@ -9,7 +9,7 @@ import (
 )
 
 // BenchmarkServer_GraphQL measures requests through the whole HTTP
-// handler: token check, tenant lookup, cached document, SQL on the pool,
+// handler: token check, tenant lookup, cached document, one transaction,
 // JSON. Requests go one after another over one kept-alive connection.
 func BenchmarkServer_GraphQL(b *testing.B) {
 	db := tenancytest.DB(b)

@@ -321,9 +321,9 @@ func TestServer_GraphQL(t *testing.T) {
 	})
 }
 
-// TestServer_QueryTimeout checks that a query, which runs outside any
-// transaction, is still bounded by the statement timeout: a reader stuck
-// behind a lock gets a retryable TIMEOUT, and the pool is fine afterwards.
+// TestServer_QueryTimeout checks that a query is bounded by the statement
+// timeout: a reader stuck behind a lock gets a retryable TIMEOUT, and the
+// pool is fine afterwards.
 func TestServer_QueryTimeout(t *testing.T) {
 	t.Parallel()
 	db := tenancytest.DB(t)
