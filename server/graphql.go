@@ -60,7 +60,11 @@ func (s *Server) tenant(r *http.Request) (*tenancy.Tenant, error) {
 	if alias == "" {
 		return nil, errNoTenant
 	}
-	return s.tenants.Lookup(r.Context(), alias)
+	t, err := s.tenants.Lookup(r.Context(), alias)
+	if info := infoFrom(r.Context()); info != nil && err == nil {
+		info.tenant = t.Alias
+	}
+	return t, err
 }
 
 // requestAlias is the alias a request names, or "".

@@ -133,7 +133,7 @@ func New(opts Options) *Server {
 		s.mux.HandleFunc("GET /auth/oidc/login", s.oidcLogin)
 		s.mux.HandleFunc("GET /auth/oidc/callback", s.oidcCallback)
 	}
-	s.handler = s.logRequests(s.recoverPanics(s.withSessions(s.authenticate(s.mux))))
+	s.handler = s.logRequests(s.recoverPanics(s.withSessions(s.authenticate(recordRoute(s.mux)))))
 	return s
 }
 
@@ -183,7 +183,38 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 type ctxKey int
 
-const requestIDKey ctxKey = iota
+const (
+	requestIDKey ctxKey = iota
+	requestInfoKey
+)
+
+// requestInfo is what inner handlers learn about a request for its log
+// line and metrics. Middleware between the logger and the mux (sessions,
+// authentication) hands on copies of the request, and the mux writes the
+// route and path values only onto the copy it gets, so they report back
+// through this shared record instead.
+type requestInfo struct {
+	route  string // the mux pattern that matched
+	tenant string // the alias of the country served
+}
+
+// infoFrom returns the request's record, or nil outside logRequests.
+func infoFrom(ctx context.Context) *requestInfo {
+	info, _ := ctx.Value(requestInfoKey).(*requestInfo)
+	return info
+}
+
+// recordRoute notes the pattern the mux matched.
+func recordRoute(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if info := infoFrom(r.Context()); info != nil {
+				info.route = r.Pattern
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
 
 // RequestID returns the id the logging middleware gave the request.
 func RequestID(ctx context.Context) string {
@@ -224,18 +255,18 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 		id := hex.EncodeToString(b[:])
 		w.Header().Set("X-Request-Id", id)
 		rec := &statusRecorder{ResponseWriter: w}
-		// The mux records path values on the request it is given, so log
-		// from that copy.
-		r = r.WithContext(context.WithValue(r.Context(), requestIDKey, id))
+		info := &requestInfo{}
+		ctx := context.WithValue(context.WithValue(r.Context(), requestIDKey, id), requestInfoKey, info)
+		r = r.WithContext(ctx)
 		next.ServeHTTP(rec, r)
-		s.metrics.observe(r.Pattern, time.Since(start))
+		s.metrics.observe(info.route, time.Since(start))
 		s.logger.LogAttrs(r.Context(), slog.LevelInfo, "request",
 			slog.String("method", r.Method),
 			slog.String("path", r.URL.Path),
 			slog.Int("status", rec.status),
 			slog.Int("bytes", rec.bytes),
 			slog.Duration("duration", time.Since(start)),
-			slog.String("tenant", r.PathValue("alias")),
+			slog.String("tenant", info.tenant),
 			slog.String("request_id", id),
 		)
 	})
