@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"runtime/debug"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -48,6 +50,9 @@ func openDB(ctx context.Context, dsn string) (*sqlx.DB, error) {
 	return db, nil
 }
 
+// serveGCPercent is serve's garbage collection target unless GOGC is set.
+const serveGCPercent = 400
+
 func runServe(ctx context.Context, cfg Config, args []string, stderr io.Writer) error {
 	fs := newFlagSet("serve", stderr)
 	cfg.bindServe(fs)
@@ -57,6 +62,15 @@ func runServe(ctx context.Context, cfg Config, args []string, stderr io.Writer) 
 	logger, err := cfg.newLogger(stderr)
 	if err != nil {
 		return err
+	}
+	if _, set := os.LookupEnv("GOGC"); !set {
+		// A request allocates about 150 KB that is garbage at once, over a
+		// live heap of a few tens of MiB: collecting at 4x the live heap
+		// instead of 2x gave 10-35% more requests per second on two
+		// cores (Q1 of make bench under wrk: 1,900-1,960 req/s at GOGC=100,
+		// 2,150-2,630 at 400; RSS 25 -> 38 MiB). GOGC in the environment
+		// wins.
+		debug.SetGCPercent(serveGCPercent)
 	}
 	app, err := NewApp(ctx, cfg, logger)
 	if err != nil {
