@@ -30,10 +30,19 @@ type Store struct {
 	BcryptCost int
 
 	cache *principalCache // nil until EnableCache
+
+	// The lookups every authenticated request makes, prepared.
+	tokenLookup, principalLookup *prepared
 }
 
 // NewStore returns a Store over db.
-func NewStore(db *sqlx.DB) *Store { return &Store{db: db} }
+func NewStore(db *sqlx.DB) *Store {
+	return &Store{
+		db:              db,
+		tokenLookup:     &prepared{db: db, text: tokenLookupSQL},
+		principalLookup: &prepared{db: db, text: principalLookupSQL},
+	}
+}
 
 // User is a row of administration.users, without its password hash.
 type User struct {
@@ -207,16 +216,18 @@ func (s *Store) SignInOIDC(ctx context.Context, email, name string, makeAdmin bo
 	return u, nil
 }
 
+const principalLookupSQL = `
+	SELECT u.email, u.name, u.active, m.country_id, m.role
+	FROM administration.users u
+	LEFT JOIN administration.memberships m ON m.user_id = u.id
+	WHERE u.id = $1`
+
 // Principal loads an active user and every role they hold, in one query.
 func (s *Store) Principal(ctx context.Context, userID int64) (*Principal, error) {
 	if p := s.cache.user(userID); p != nil {
 		return p, nil
 	}
-	rows, err := s.db.QueryContext(ctx, `
-		SELECT u.email, u.name, u.active, m.country_id, m.role
-		FROM administration.users u
-		LEFT JOIN administration.memberships m ON m.user_id = u.id
-		WHERE u.id = $1`, userID)
+	rows, err := s.principalLookup.query(ctx, userID)
 	if err != nil {
 		return nil, fmt.Errorf("load principal: %w", err)
 	}
@@ -500,6 +511,16 @@ func (s *Store) CreateToken(ctx context.Context, userID int64, name string, expi
 	return secret, &t, nil
 }
 
+const tokenLookupSQL = `
+	SELECT t.id, u.id, u.email, u.name, t.expires_at,
+	       t.last_used_at IS NULL OR t.last_used_at < now() - interval '1 minute',
+	       coalesce((SELECT json_agg(json_build_object('country', m.country_id, 'role', m.role))
+	                 FROM administration.memberships m WHERE m.user_id = u.id), '[]')
+	FROM administration.api_tokens t
+	JOIN administration.users u ON u.id = t.user_id
+	WHERE t.token_hash = $1 AND t.revoked_at IS NULL
+	  AND (t.expires_at IS NULL OR t.expires_at > now()) AND u.active`
+
 // TokenPrincipal returns the principal an API token stands for, with the
 // user's roles, in one query; revoked, expired or unknown tokens and
 // inactive users get ErrBadToken. last_used_at is written at most once a
@@ -519,16 +540,8 @@ func (s *Store) TokenPrincipal(ctx context.Context, secret string) (*Principal, 
 		rolesJSON       []byte
 		expires         sql.NullTime
 	)
-	err := s.db.QueryRowContext(ctx, `
-		SELECT t.id, u.id, u.email, u.name, t.expires_at,
-		       t.last_used_at IS NULL OR t.last_used_at < now() - interval '1 minute',
-		       coalesce((SELECT json_agg(json_build_object('country', m.country_id, 'role', m.role))
-		                 FROM administration.memberships m WHERE m.user_id = u.id), '[]')
-		FROM administration.api_tokens t
-		JOIN administration.users u ON u.id = t.user_id
-		WHERE t.token_hash = $1 AND t.revoked_at IS NULL
-		  AND (t.expires_at IS NULL OR t.expires_at > now()) AND u.active`,
-		hashToken(secret)).Scan(&tokenID, &userID, &email, &name, &expires, &stale, &rolesJSON)
+	err := scanOne(s.tokenLookup.query(ctx, hashToken(secret)))(
+		&tokenID, &userID, &email, &name, &expires, &stale, &rolesJSON)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrBadToken
 	}
