@@ -280,6 +280,7 @@ func NewApp(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) 
 	app.Users.EnableCache(cfg.AuthCacheTTL)
 	opts := &schema.Options{
 		StatementTimeout: cfg.StatementTimeout,
+		RequestTimeout:   cfg.RequestTimeout,
 		MaxDepth:         cfg.MaxDepth,
 		Changer:          ddl.NewChanger(db, cfg.DDLLockTimeout),
 		UserID: func(ctx context.Context) (int64, bool) {

@@ -40,6 +40,7 @@ type Config struct {
 	LogLevel         string
 	LogFormat        string
 	StatementTimeout time.Duration
+	RequestTimeout   time.Duration
 	DDLLockTimeout   time.Duration
 	MaxBodyBytes     int64
 	MaxDepth         int
@@ -64,6 +65,7 @@ func DefaultConfig() Config {
 		LogLevel:         "info",
 		LogFormat:        "text",
 		StatementTimeout: 5 * time.Second,
+		RequestTimeout:   30 * time.Second,
 		DDLLockTimeout:   2 * time.Second,
 		MaxBodyBytes:     1 << 20,
 		MaxDepth:         15,
@@ -95,6 +97,7 @@ func (c *Config) bindServe(fs *flagSet) {
 	c.bindCommon(fs)
 	fs.stringVar(&c.ListenAddr, "listen-addr", "LISTEN_ADDR", "address to listen on, host:port")
 	fs.durationVar(&c.StatementTimeout, "statement-timeout", "STATEMENT_TIMEOUT", "longest a GraphQL request's SQL statement may run")
+	fs.durationVar(&c.RequestTimeout, "request-timeout", "REQUEST_TIMEOUT", "longest a whole GraphQL request may run, all its statements together")
 	fs.int64Var(&c.MaxBodyBytes, "max-body-bytes", "MAX_BODY_BYTES", "largest request body accepted")
 	fs.intVar(&c.MaxDepth, "max-depth", "MAX_DEPTH", "deepest nesting of a GraphQL document")
 	fs.stringVar(&c.BaseDomain, "base-domain", "BASE_DOMAIN", "serve {alias}.<base-domain>/graphql as that tenant")
@@ -111,6 +114,7 @@ func (c *Config) bindServe(fs *flagSet) {
 	// PostgreSQL counts statement_timeout in milliseconds, and 0 means no
 	// limit.
 	fs.rule("statement-timeout", durationIn(&c.StatementTimeout, time.Millisecond, 24*time.Hour))
+	fs.rule("request-timeout", durationIn(&c.RequestTimeout, time.Millisecond, 24*time.Hour))
 	fs.rule("max-body-bytes", atLeast(&c.MaxBodyBytes, 1))
 	fs.rule("max-depth", atLeast(&c.MaxDepth, 1))
 	fs.rule("base-domain", checkBaseDomain(&c.BaseDomain))

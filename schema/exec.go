@@ -278,6 +278,10 @@ func (b *Built) Execute(ctx context.Context, db *sqlx.DB, req Request, allowMuta
 	if isMutation && !allowMutation {
 		return b.requestError(StageMethod, CodeBadUserInput, "mutations must be sent with POST")
 	}
+	// Past the request timeout the running statement is cancelled and the
+	// transaction rolled back.
+	ctx, cancel := context.WithTimeout(ctx, b.opts.requestTimeout())
+	defer cancel()
 	st := &execState{built: b, rawVars: req.Variables}
 	ctx = context.WithValue(ctx, stateKey{}, st)
 	if err := b.access.checkIntrospection(ctx, op); err != nil {
@@ -383,6 +387,13 @@ func (o *Options) maxDepth() int {
 		return o.MaxDepth
 	}
 	return 15
+}
+
+func (o *Options) requestTimeout() time.Duration {
+	if o.RequestTimeout > 0 {
+		return o.RequestTimeout
+	}
+	return defaultRequestTimeout
 }
 
 func (o *Options) statementTimeout() time.Duration {

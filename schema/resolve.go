@@ -26,6 +26,10 @@ type Options struct {
 	MaxLimit int
 	// StatementTimeout bounds each SQL statement of a request; zero means 5s.
 	StatementTimeout time.Duration
+	// RequestTimeout bounds a whole request, every statement of it
+	// together: a document may hold many list fields, each within the
+	// statement timeout. Zero means 30s.
+	RequestTimeout time.Duration
 	// MaxDepth bounds the nesting of a document, checked before parsing;
 	// zero means 15.
 	MaxDepth int
@@ -413,6 +417,9 @@ func loadCreators(ctx context.Context, rows []map[string]any) (map[string]map[st
 	return out, res.Err()
 }
 
-const defaultStatementTimeout = 5 * time.Second
+const (
+	defaultStatementTimeout = 5 * time.Second
+	defaultRequestTimeout   = 30 * time.Second
+)
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }

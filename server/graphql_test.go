@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -319,6 +320,45 @@ func TestServer_GraphQL(t *testing.T) {
 			t.Errorf("after a bump, schemaVersion = %v, want %d", res.Extensions["schemaVersion"], nv)
 		}
 	})
+}
+
+// TestServer_RequestTimeout checks that the request timeout bounds a
+// request as a whole, apart from the statement timeout: with statements
+// allowed 10 s, a request stuck behind a lock is cancelled at 300 ms with
+// a retryable TIMEOUT, and the pool serves the next request.
+func TestServer_RequestTimeout(t *testing.T) {
+	t.Parallel()
+	db := tenancytest.DB(t)
+	srv := newServer(t, db, func(o *schema.Options) {
+		o.StatementTimeout = 10 * time.Second
+		o.RequestTimeout = 300 * time.Millisecond
+	})
+	tenant := tenancytest.NewTenant(t, db)
+	const q = `{ a: toyotaList { totalCount } b: fordList { totalCount } }`
+	srv.mustPost(t, tenant.Alias, q, nil, &struct{}{})
+
+	tx, err := db.Beginx()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.Exec(`LOCK TABLE ` + pq.QuoteIdentifier(tenant.Namespace) + `.ford IN ACCESS EXCLUSIVE MODE`); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	res := srv.post(t, tenant.Alias, q, nil)
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("blocked request answered after %v, want about 300ms", d)
+	}
+	if !slices.Contains(res.codes(), schema.CodeTimeout) {
+		t.Fatalf("blocked request: %s, want a TIMEOUT error", res.Body)
+	}
+	if err := tx.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		srv.mustPost(t, tenant.Alias, q, nil, &struct{}{})
+	}
 }
 
 // TestServer_QueryTimeout checks that a query is bounded by the statement
