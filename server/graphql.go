@@ -204,6 +204,11 @@ func (s *Server) graphql(w http.ResponseWriter, r *http.Request) {
 		s.graphiql(w, r)
 		return
 	}
+	// The caller is checked before the country, so an anonymous client
+	// cannot tell which aliases exist.
+	if !s.allowed(w, r) {
+		return
+	}
 	t, err := s.tenant(r)
 	if errors.Is(err, tenancy.ErrNotFound) {
 		s.noTenant(w, r, err)
@@ -212,9 +217,6 @@ func (s *Server) graphql(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		s.logger.Error("tenant lookup", "err", err)
 		gqlError(w, r, http.StatusServiceUnavailable, schema.CodeInternal, "the server cannot reach its database")
-		return
-	}
-	if !s.allowed(w, r) {
 		return
 	}
 	req, ok := s.decodeRequest(w, r)
@@ -398,16 +400,17 @@ func (s *Server) writeResponse(w http.ResponseWriter, r *http.Request, resp *sch
 
 // sdl serves the tenant's schema as SDL.
 func (s *Server) sdl(w http.ResponseWriter, r *http.Request) {
+	if !s.allowed(w, r) {
+		return
+	}
 	t, err := s.tenant(r)
 	if errors.Is(err, tenancy.ErrNotFound) {
-		http.Error(w, "no such country", http.StatusNotFound)
+		s.noTenant(w, r, err)
 		return
 	}
 	if err != nil {
-		http.Error(w, "the server cannot reach its database", http.StatusServiceUnavailable)
-		return
-	}
-	if !s.allowed(w, r) {
+		s.logger.Error("tenant lookup", "err", err)
+		gqlError(w, r, http.StatusServiceUnavailable, schema.CodeInternal, "the server cannot reach its database")
 		return
 	}
 	if !identity.FromContext(r.Context()).Can(t.ID, identity.RoleViewer) {

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -66,6 +67,29 @@ func TestServer_SDL(t *testing.T) {
 		res.Body.Close()
 		if res.StatusCode != http.StatusNotFound {
 			t.Errorf("status = %d, want 404", res.StatusCode)
+		}
+		if ct := res.Header.Get("Content-Type"); !strings.Contains(ct, "json") {
+			t.Errorf("Content-Type = %q, want a JSON error like the GraphQL endpoint's", ct)
+		}
+	})
+
+	// An anonymous caller gets 401 whether or not the country exists, so
+	// it cannot find out which aliases do.
+	t.Run("ErrAnonymousSameForEveryAlias", func(t *testing.T) {
+		for _, path := range []string{
+			"/country/" + tenant.Alias + "/schema.graphql",
+			"/country/Tnosuchxx/schema.graphql",
+			"/country/" + tenant.Alias + "/graphql?query=%7B__typename%7D",
+			"/country/Tnosuchxx/graphql?query=%7B__typename%7D",
+		} {
+			res, err := srv.client.Get(srv.URL + path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			if res.StatusCode != http.StatusUnauthorized {
+				t.Errorf("anonymous GET %s: status %d, want 401", path, res.StatusCode)
+			}
 		}
 	})
 }
