@@ -73,7 +73,13 @@ func (c *Changer) change(ctx context.Context, t *tenancy.Tenant, fn func(tx *sql
 			strconv.FormatInt(timeout.Milliseconds(), 10)); err != nil {
 			return err
 		}
-		if err := fn(tx); err != nil {
+		err := fn(tx)
+		if errors.Is(err, errUnchanged) {
+			// Nothing to change: no new version, so no replica rebuilds.
+			return tx.GetContext(ctx, &version, `
+				SELECT schema_version FROM administration.countries WHERE id = $1`, t.ID)
+		}
+		if err != nil {
 			return err
 		}
 		v, err := tenancy.BumpVersion(ctx, tx, t.ID)
@@ -82,6 +88,10 @@ func (c *Changer) change(ctx context.Context, t *tenancy.Tenant, fn func(tx *sql
 	})
 	return version, err
 }
+
+// errUnchanged, returned by a change's fn, ends the change without
+// bumping the tenant's version: the request asked for what already is.
+var errUnchanged = errors.New("nothing to change")
 
 // NewExtra describes an extra to add.
 type NewExtra struct {
@@ -183,6 +193,10 @@ func (c *Changer) UpdateExtra(ctx context.Context, t *tenancy.Tenant, id int64, 
 		newDisplay := old.DisplayName
 		if displayName != nil {
 			newDisplay = *displayName
+		}
+		if newName == old.Name && newDisplay == old.DisplayName {
+			row = *old
+			return errUnchanged
 		}
 		err = tx.GetContext(ctx, &row, `
 			UPDATE extras SET name = $2, display_name = $3, updated_at = now()

@@ -318,6 +318,18 @@ func TestChanger_UpdateExtra(t *testing.T) {
 		if c.column(t, "toyota", "trim_level") == "" {
 			t.Errorf("column renamed by a display name change")
 		}
+
+		// Asking for what already is changes nothing, not even the
+		// version, so no replica rebuilds for it.
+		current := c.version(t)
+		got, v, err = c.ch.UpdateExtra(ctx, c.t, row.ID, ptr("trim_level"), ptr("Trim"))
+		if err != nil {
+			t.Fatalf("UpdateExtra to the same name: %v", err)
+		}
+		if v != current || c.version(t) != current || got.Name != "trim_level" || got.DisplayName != "Trim" {
+			t.Errorf("UpdateExtra to the same name = %+v, version %d (stored %d), want version %d unchanged",
+				got, v, c.version(t), current)
+		}
 	})
 
 	t.Run("Err", func(t *testing.T) {

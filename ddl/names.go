@@ -45,7 +45,7 @@ func ValidateName(what, name string) error {
 	case strings.HasPrefix(name, "__"):
 		return fmt.Errorf("%w: %s %q starts with __, which GraphQL reserves", ErrInvalid, what, name)
 	case !nameRE.MatchString(name):
-		return fmt.Errorf("%w: %s %q: use %s", ErrInvalid, what, safeQuote(name), NameRule)
+		return fmt.Errorf("%w: %s %q: use %s", ErrInvalid, what, name, NameRule)
 	}
 	return nil
 }
@@ -141,10 +141,4 @@ func ValidateBrandName(name string, existing []string) error {
 		}
 	}
 	return nil
-}
-
-// safeQuote shows a name in a message with control bytes escaped.
-func safeQuote(s string) string {
-	q := fmt.Sprintf("%q", s)
-	return q[1 : len(q)-1]
 }

@@ -64,6 +64,14 @@ func TestValidateName(t *testing.T) {
 			}
 		}
 	})
+
+	t.Run("ErrQuotesTheNameOnce", func(t *testing.T) {
+		t.Parallel()
+		err := ddl.ValidateName("extra name", `a"b`)
+		if err == nil || !strings.Contains(err.Error(), `extra name "a\"b":`) {
+			t.Errorf("ValidateName(%q) = %v, want the name quoted once, as \"a\\\"b\"", `a"b`, err)
+		}
+	})
 }
 
 func TestValidateExtraName(t *testing.T) {

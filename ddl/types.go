@@ -50,7 +50,7 @@ var timeOfDayRE = regexp.MustCompile(`^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9]
 // text form, the only form that reaches DDL (as a quoted literal).
 func ParseDefault(t Type, s string) (string, error) {
 	bad := func(want string) error {
-		return fmt.Errorf("%w: default %q is not %s", ErrInvalid, safeQuote(s), want)
+		return fmt.Errorf("%w: default %q is not %s", ErrInvalid, s, want)
 	}
 	if strings.ContainsRune(s, 0) {
 		return "", fmt.Errorf("%w: default contains a NUL byte", ErrInvalid)
