@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -110,8 +109,8 @@ func (c *Changer) CreateExtra(ctx context.Context, t *tenancy.Tenant, in NewExtr
 	if err := ValidateExtraName(in.Name); err != nil {
 		return nil, 0, err
 	}
-	if strings.TrimSpace(in.DisplayName) == "" {
-		return nil, 0, fmt.Errorf("%w: displayName must not be empty", ErrInvalid)
+	if err := validateDisplayName(in.DisplayName); err != nil {
+		return nil, 0, err
 	}
 	typ, err := LookupType(in.Type)
 	if err != nil {
@@ -171,8 +170,10 @@ func (c *Changer) UpdateExtra(ctx context.Context, t *tenancy.Tenant, id int64, 
 			return nil, 0, err
 		}
 	}
-	if displayName != nil && strings.TrimSpace(*displayName) == "" {
-		return nil, 0, fmt.Errorf("%w: displayName must not be empty", ErrInvalid)
+	if displayName != nil {
+		if err := validateDisplayName(*displayName); err != nil {
+			return nil, 0, err
+		}
 	}
 	if name == nil && displayName == nil {
 		return nil, 0, fmt.Errorf("%w: give a new name or displayName", ErrInvalid)
@@ -301,8 +302,8 @@ func (c *Changer) CreateBrand(ctx context.Context, t *tenancy.Tenant, in NewBran
 	if err := ValidateName("brand name", in.Name); err != nil {
 		return nil, 0, err
 	}
-	if strings.TrimSpace(in.DisplayName) == "" {
-		return nil, 0, fmt.Errorf("%w: displayName must not be empty", ErrInvalid)
+	if err := validateDisplayName(in.DisplayName); err != nil {
+		return nil, 0, err
 	}
 	var row BrandRow
 	v, err := c.change(ctx, t, func(tx *sqlx.Tx) error {

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"unicode"
 )
 
 // Sentinel errors callers branch on.
@@ -46,6 +47,19 @@ func ValidateName(what, name string) error {
 		return fmt.Errorf("%w: %s %q starts with __, which GraphQL reserves", ErrInvalid, what, name)
 	case !nameRE.MatchString(name):
 		return fmt.Errorf("%w: %s %q: use %s", ErrInvalid, what, name, NameRule)
+	}
+	return nil
+}
+
+// validateDisplayName checks the display name of an extra or a brand, the
+// description of its GraphQL field or type: not blank, and without control
+// characters such as newlines, which would break the printed SDL's lines.
+func validateDisplayName(s string) error {
+	if strings.TrimSpace(s) == "" {
+		return fmt.Errorf("%w: displayName must not be empty", ErrInvalid)
+	}
+	if strings.IndexFunc(s, unicode.IsControl) >= 0 {
+		return fmt.Errorf("%w: displayName %q must not contain control characters such as newlines or tabs", ErrInvalid, s)
 	}
 	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"net/mail"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
@@ -85,6 +86,9 @@ func (s *Store) CreateUser(ctx context.Context, email, name, password string, ad
 	name = strings.TrimSpace(name)
 	if name == "" {
 		return nil, fmt.Errorf("%w: name must not be empty", ErrInvalid)
+	}
+	if strings.IndexFunc(name, unicode.IsControl) >= 0 {
+		return nil, fmt.Errorf("%w: name %q must not contain control characters such as newlines or tabs", ErrInvalid, name)
 	}
 	var hash *string
 	if password != "" {
@@ -199,6 +203,14 @@ func (s *Store) SignInOIDC(ctx context.Context, email, name string, makeAdmin bo
 	}
 	u, err := s.UserByEmail(ctx, email)
 	if errors.Is(err, ErrNotFound) {
+		// The provider's display name may hold anything; a line break
+		// would be refused, so control characters become spaces.
+		name = strings.Map(func(r rune) rune {
+			if unicode.IsControl(r) {
+				return ' '
+			}
+			return r
+		}, name)
 		if strings.TrimSpace(name) == "" {
 			name = email
 		}

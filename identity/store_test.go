@@ -108,6 +108,9 @@ func TestStore_CreateUser(t *testing.T) {
 		if _, err := s.CreateUser(ctx, uniqueEmail("name"), "  ", password, false); !errors.Is(err, identity.ErrInvalid) {
 			t.Errorf("empty name: %v, want ErrInvalid", err)
 		}
+		if _, err := s.CreateUser(ctx, uniqueEmail("name"), "x\ny", password, false); !errors.Is(err, identity.ErrInvalid) {
+			t.Errorf("name with a newline: %v, want ErrInvalid", err)
+		}
 	})
 }
 
@@ -461,6 +464,11 @@ func TestStore_SignInOIDC(t *testing.T) {
 	adm, err := s.SignInOIDC(ctx, uniqueEmail("oidc-admin"), "Boss", true)
 	if err != nil || !adm.Admin || adm.Name != "Boss" {
 		t.Errorf("admin first sign-in: %+v %v", adm, err)
+	}
+	// A provider's name with a line break still signs the user in.
+	odd, err := s.SignInOIDC(ctx, uniqueEmail("oidc-odd"), "Ana\nMaria", false)
+	if err != nil || odd.Name != "Ana Maria" {
+		t.Errorf("name with a newline from the provider: %+v %v, want the name Ana Maria", odd, err)
 	}
 	if _, err := s.SetActive(ctx, u.ID, false); err != nil {
 		t.Fatal(err)

@@ -36,6 +36,16 @@ func ValidateAlias(alias string) error {
 	return nil
 }
 
+// ValidateLabel checks a country's name or official name: text a person
+// reads in lists and logs, so without control characters such as newlines
+// or tabs, which would break every line it is printed on.
+func ValidateLabel(what, s string) error {
+	if strings.IndexFunc(s, unicode.IsControl) >= 0 {
+		return fmt.Errorf("%w: %s %q must not contain control characters such as newlines or tabs", ErrInvalid, what, s)
+	}
+	return nil
+}
+
 // ValidateAreaCode checks a country's telephone area code: empty (none) or
 // 1 to 4 ASCII digits, written without a plus sign or spaces ("52", "1").
 func ValidateAreaCode(code string) error {

@@ -135,6 +135,12 @@ func (s *Store) Create(ctx context.Context, in NewTenant) (*Tenant, error) {
 	if in.OfficialName == "" {
 		in.OfficialName = in.Name
 	}
+	if err := ValidateLabel("name", in.Name); err != nil {
+		return nil, err
+	}
+	if err := ValidateLabel("official name", in.OfficialName); err != nil {
+		return nil, err
+	}
 	ns, err := Namespace(in.Name, in.Alias)
 	if err != nil {
 		return nil, err

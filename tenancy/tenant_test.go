@@ -300,6 +300,8 @@ func TestStore_Create(t *testing.T) {
 			{Name: "Test", Alias: newAlias(), AreaCode: "+52"},
 			{Name: "Test", Alias: newAlias(), AreaCode: "5 2"},
 			{Name: "Test", Alias: newAlias(), AreaCode: "-1"},
+			{Name: "line1\nline2", Alias: newAlias()},
+			{Name: "Test", OfficialName: "Tab\tbed", Alias: newAlias()},
 		}
 		for _, in := range tests {
 			_, err := store.Create(context.Background(), in)
