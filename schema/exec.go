@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -597,7 +598,13 @@ func coerceScalar(v any, t graphql.Type, path string) (any, error) {
 		}
 		n, err := strconv.ParseInt(string(num), 10, 64)
 		if err != nil {
-			return nil, fmt.Errorf("variable %s must be an Int, a whole number; got %s", path, num)
+			// JSON does not tell 2.0 or 2e3 from 2 and 2000; graphql-js
+			// takes them as Int, and so does this, within range.
+			f, ferr := num.Float64()
+			if ferr != nil || f != math.Trunc(f) || math.Abs(f) > 1<<53 {
+				return nil, fmt.Errorf("variable %s must be an Int, a whole number; got %s", path, num)
+			}
+			n = int64(f)
 		}
 		if n < math.MinInt32 || n > math.MaxInt32 {
 			return nil, fmt.Errorf("variable %s: Int is 32-bit, from -2147483648 to 2147483647; got %s (use BigInt for larger values)", path, num)
@@ -654,10 +661,18 @@ func coerceScalar(v any, t graphql.Type, path string) (any, error) {
 			return v, nil
 		}
 		if parsed == nil {
-			return nil, fmt.Errorf("variable %s must be a %s; got %s", path, t.Name(), describe(v))
+			return nil, fmt.Errorf("variable %s must be %s %s; got %s", path, article(t.Name()), t.Name(), describe(v))
 		}
 	}
 	return v, nil
+}
+
+// article is "an" before a type name that starts with a vowel, else "a".
+func article(name string) string {
+	if name != "" && strings.ContainsRune("AEIOU", rune(name[0])) {
+		return "an"
+	}
+	return "a"
 }
 
 // describe names a JSON value's type for an error message.

@@ -155,8 +155,7 @@ func (s *Server) decodeRequest(w http.ResponseWriter, r *http.Request) (schema.R
 		dec := json.NewDecoder(bytes.NewReader(body))
 		dec.UseNumber()
 		if err := dec.Decode(&raw); err != nil || dec.More() {
-			gqlError(w, r, http.StatusBadRequest, schema.CodeBadUserInput,
-				"the body is not a JSON object of the form {\"query\": ..., \"variables\": {...}}")
+			gqlError(w, r, http.StatusBadRequest, schema.CodeBadUserInput, bodyError(err))
 			return req, false
 		}
 	default:
@@ -251,6 +250,41 @@ func (s *Server) graphql(w http.ResponseWriter, r *http.Request) {
 	}
 	s.metrics.request(t.Alias, outcome(resp))
 	s.writeResponse(w, r, resp)
+}
+
+// bodyError says what is wrong with a request body that did not decode,
+// in the client's terms rather than encoding/json's (which names Go
+// types). err is nil when a JSON value was followed by more data.
+func bodyError(err error) string {
+	const shape = `a JSON object of the form {"query": "...", "variables": {...}}`
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case err == nil:
+		return "the body holds more than one JSON value; send " + shape
+	case strings.Contains(err.Error(), "exceeded max depth"):
+		// encoding/json stops at 10,000 levels of nesting.
+		return "the body nests JSON more than 10000 levels deep"
+	case errors.As(err, &syntax):
+		return fmt.Sprintf("the body is not valid JSON (byte %d: %s); send %s",
+			syntax.Offset, strings.TrimPrefix(syntax.Error(), "json: "), shape)
+	case errors.As(err, &typ) && typ.Field != "":
+		return fmt.Sprintf("the body's %q must be %s, not a JSON %s; send %s",
+			typ.Field, fieldShape[typ.Field], typ.Value, shape)
+	case errors.As(err, &typ):
+		return fmt.Sprintf("the body is a JSON %s; send %s", typ.Value, shape)
+	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
+		return "the body ends before its JSON does; send " + shape
+	}
+	return "the body is not " + shape
+}
+
+// fieldShape is what each field of a GraphQL request body must be.
+var fieldShape = map[string]string{
+	"query":         "a string",
+	"operationName": "a string",
+	"variables":     "an object",
+	"extensions":    "an object",
 }
 
 // validUTF8 reports whether every non-nil string is valid UTF-8.

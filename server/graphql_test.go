@@ -174,7 +174,7 @@ func TestServer_GraphQL(t *testing.T) {
 		{"NullRequiredVariable", query(`query($id: ID!) { toyota(id: $id) { id } }`, map[string]any{"id": nil}), 200, schema.CodeBadUserInput, []string{"$id"}},
 		{"MissingInputField", query(`mutation($in: ToyotaInput!) { createToyota(input: $in) { id } }`, map[string]any{"in": map[string]any{}}), 200, schema.CodeBadUserInput, []string{"$in", "model"}},
 		{"UnknownInputField", query(`mutation($in: ToyotaInput!) { createToyota(input: $in) { id } }`, map[string]any{"in": map[string]any{"model": "x", "speed": 1}}), 200, schema.CodeBadUserInput, []string{"speed"}},
-		{"UnknownEnumVariable", query(`query($o: [ToyotaOrderBy!]) { toyotaList(orderBy: $o) { totalCount } }`, map[string]any{"o": []any{"SPEED_ASC"}}), 200, schema.CodeBadUserInput, []string{"$o", "SPEED_ASC"}},
+		{"UnknownEnumVariable", query(`query($o: [ToyotaOrderBy!]) { toyotaList(orderBy: $o) { totalCount } }`, map[string]any{"o": []any{"SPEED_ASC"}}), 200, schema.CodeBadUserInput, []string{"$o", "SPEED_ASC", "must be a ToyotaOrderBy"}},
 		{"LimitBillion", query(`{ toyotaList(limit: 1000000000) { totalCount } }`, nil), 200, schema.CodeBadUserInput, []string{"limit", "1000"}},
 		{"LimitBillionVariable", query(limitVar, map[string]any{"l": 1000000000}), 200, schema.CodeBadUserInput, []string{"limit"}},
 		{"Limit5000", query(`{ toyotaList(limit: 5000) { totalCount } }`, nil), 200, schema.CodeBadUserInput, []string{"limit", "5000"}},
@@ -199,7 +199,7 @@ func TestServer_GraphQL(t *testing.T) {
 			body := `{"query": "query($f: ToyotaFilter) { toyotaList(filter: $f) { totalCount } }", "variables": {"f": ` +
 				strings.Repeat(`{"not": `, 20_000) + `{}` + strings.Repeat(`}`, 20_000) + `}}`
 			return rawPost(t, graphqlPath(alias), "application/json", []byte(body))
-		}, 400, schema.CodeBadUserInput, nil},
+		}, 400, schema.CodeBadUserInput, []string{"10000 levels"}},
 		{"NestedFilterVariable", func(t *testing.T) *gqlResponse {
 			body := `{"query": "query($f: ToyotaFilter) { toyotaList(filter: $f) { totalCount } }", "variables": {"f": ` +
 				strings.Repeat(`{"not": `, 5_000) + `{}` + strings.Repeat(`}`, 5_000) + `}}`
@@ -207,19 +207,22 @@ func TestServer_GraphQL(t *testing.T) {
 		}, 200, schema.CodeBadUserInput, []string{"$f", "deep"}},
 		{"MalformedJSON", func(t *testing.T) *gqlResponse {
 			return rawPost(t, graphqlPath(alias), "application/json", []byte(`{"query": "{ brands { totalCount } }"`))
-		}, 400, schema.CodeBadUserInput, []string{"JSON"}},
+		}, 400, schema.CodeBadUserInput, []string{"ends before its JSON"}},
 		{"JSONArray", func(t *testing.T) *gqlResponse {
 			return rawPost(t, graphqlPath(alias), "application/json", []byte(`[{"query": "{ brands { totalCount } }"}]`))
-		}, 400, schema.CodeBadUserInput, []string{"JSON"}},
+		}, 400, schema.CodeBadUserInput, []string{"is a JSON array", "JSON object"}},
 		{"TrailingJSON", func(t *testing.T) *gqlResponse {
 			return rawPost(t, graphqlPath(alias), "application/json", []byte(`{"query": "{ brands { totalCount } }"} {}`))
-		}, 400, schema.CodeBadUserInput, []string{"JSON"}},
+		}, 400, schema.CodeBadUserInput, []string{"more than one JSON value"}},
 		{"VariablesNotObject", func(t *testing.T) *gqlResponse {
 			return rawPost(t, graphqlPath(alias), "application/json", []byte(`{"query": "{ brands { totalCount } }", "variables": [1]}`))
-		}, 400, schema.CodeBadUserInput, []string{"variables"}},
+		}, 400, schema.CodeBadUserInput, []string{"variables must be a JSON object"}},
 		{"QueryNotString", func(t *testing.T) *gqlResponse {
 			return rawPost(t, graphqlPath(alias), "application/json", []byte(`{"query": 5}`))
-		}, 400, schema.CodeBadUserInput, nil},
+		}, 400, schema.CodeBadUserInput, []string{`"query" must be a string, not a JSON number`}},
+		{"BadJSONSyntax", func(t *testing.T) *gqlResponse {
+			return rawPost(t, graphqlPath(alias), "application/json", []byte(`{"query": '{}'}`))
+		}, 400, schema.CodeBadUserInput, []string{"not valid JSON", "byte 11"}},
 		{"BodyTooLarge", func(t *testing.T) *gqlResponse {
 			body, _ := json.Marshal(map[string]any{"query": "{ brands { totalCount } }", "variables": map[string]any{"pad": strings.Repeat("x", 2<<20)}})
 			return rawPost(t, graphqlPath(alias), "application/json", body)

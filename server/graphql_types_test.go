@@ -152,6 +152,9 @@ func TestServer_GraphQLColumnTypes(t *testing.T) {
 			{"IntMax", "i", 2147483647, `2147483647`, float64(2147483647)},
 			{"IntMin", "i", -2147483648, `-2147483648`, float64(-2147483648)},
 			{"IntZero", "i", 0, `0`, float64(0)},
+			// JSON numbers with a zero fraction or an exponent are whole.
+			{"IntFromWholeFloatVariable", "i", json.Number("2.0"), "", float64(2)},
+			{"IntFromExponentVariable", "i", json.Number("2e3"), "", float64(2000)},
 			{"FloatFraction", "f", 1.5, `1.5`, 1.5},
 			{"FloatNegative", "f", -0.25, `-0.25`, -0.25},
 			{"FloatTenth", "f", 0.1, `0.1`, 0.1},
