@@ -180,6 +180,17 @@ func TestSession_FormLogin(t *testing.T) {
 			t.Errorf("failed sign-in set a session cookie")
 		}
 	})
+
+	t.Run("ErrHugeJSONPassword", func(t *testing.T) {
+		b := a.browser(t)
+		req := b.newRequest(http.MethodPost, "/auth/login",
+			strings.NewReader(`{"email": "`+u.Email+`", "password": "`+strings.Repeat("p", 100<<10)+`"}`))
+		req.Header.Set("Content-Type", "application/json")
+		resp, body := b.do(req)
+		if resp.StatusCode != http.StatusRequestEntityTooLarge || !strings.Contains(string(body), "72 bytes") {
+			t.Errorf("100 KiB password: %d %s, want 413 saying passwords are at most 72 bytes", resp.StatusCode, body)
+		}
+	})
 }
 
 func TestSession_CookieAttributes(t *testing.T) {

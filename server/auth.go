@@ -137,7 +137,14 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case mt == mediaJSON:
 		var body struct{ Email, Password string }
-		if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+		err := json.NewDecoder(r.Body).Decode(&body)
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			gqlError(w, r, http.StatusRequestEntityTooLarge, schema.CodeBadUserInput,
+				"the sign-in body is larger than 64 KiB; passwords are at most 72 bytes")
+			return
+		}
+		if err != nil {
 			gqlError(w, r, http.StatusBadRequest, schema.CodeBadUserInput, `send {"email": ..., "password": ...}`)
 			return
 		}
