@@ -7,7 +7,9 @@ import (
 	"database/sql"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -499,12 +501,15 @@ func TestAPIToken(t *testing.T) {
 			t.Errorf("token expiring in the past: %s, want BAD_USER_INPUT", r.Raw)
 		}
 
-		secret, id := createToken(t, "soon")
+		// The server keeps a checked token's principal for a while, but
+		// never past the token's expiry.
+		expires := time.Now().Add(time.Second).Truncate(time.Second).Add(time.Second)
+		r = web.gql("/admin/graphql", `mutation($e: DateTime) { createApiToken(name: "soon", expiresAt: $e) { secret } }`,
+			map[string]any{"e": expires.UTC().Format(time.RFC3339)})
+		secret, _ := r.mustOK(t)["createApiToken"].(map[string]any)["secret"].(string)
 		tok := a.bearer(t, secret)
 		tok.gql(path, brandsQuery, nil).mustOK(t)
-		if _, err := db.Exec(`UPDATE administration.api_tokens SET expires_at = now() - interval '1 second' WHERE id = $1`, id); err != nil {
-			t.Fatal(err)
-		}
+		time.Sleep(time.Until(expires) + 50*time.Millisecond)
 		if r := tok.gql(path, brandsQuery, nil); r.Status != http.StatusUnauthorized {
 			t.Errorf("expired token: status %d, want 401", r.Status)
 		}
@@ -561,13 +566,15 @@ func TestSession_DeactivatedUser(t *testing.T) {
 	u := a.newUser(t, "inactive", identity.RoleViewer, tn.Alias)
 	b := a.signedIn(t, u.Email)
 	b.gql(tenantPath(tn.Alias), brandsQuery, nil).mustOK(t)
-	if _, err := a.Store.SetActive(context.Background(), u.ID, false); err != nil {
+	// Through the server's own store, as the admin API does, so the
+	// principal it keeps is dropped at once.
+	if _, err := a.App.Users.SetActive(context.Background(), u.ID, false); err != nil {
 		t.Fatal(err)
 	}
 	if r := b.gql(tenantPath(tn.Alias), brandsQuery, nil); r.Status != http.StatusUnauthorized {
 		t.Errorf("deactivated user's session: status %d, want 401", r.Status)
 	}
-	if _, err := a.Store.SetActive(context.Background(), u.ID, true); err != nil {
+	if _, err := a.App.Users.SetActive(context.Background(), u.ID, true); err != nil {
 		t.Fatal(err)
 	}
 	// The session was ended, not merely refused.
@@ -577,4 +584,82 @@ func TestSession_DeactivatedUser(t *testing.T) {
 	if resp := b.login(u.Email, testPassword); resp.StatusCode != http.StatusOK {
 		t.Errorf("reactivated user cannot sign in: %d", resp.StatusCode)
 	}
+}
+
+// TestAuthCache_OtherReplica runs two servers on one database, each keeping
+// the principals it checked (the default). A token revoked and a user
+// deactivated through server A's admin API stop working on server B too,
+// as soon as B hears A's notification, long before B's cache would expire.
+func TestAuthCache_OtherReplica(t *testing.T) {
+	t.Parallel()
+	keep := func(c *Config) { c.AuthCacheTTL = time.Hour }
+	a, b := newTestApp(t, keep), newTestApp(t, keep)
+	listening := make(chan struct{})
+	var once sync.Once
+	prev := b.App.Watcher.OnEvent
+	b.App.Watcher.OnEvent = func(kind string) {
+		if prev != nil {
+			prev(kind)
+		}
+		if kind == "connect" {
+			once.Do(func() { close(listening) })
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		b.App.Watcher.Run(ctx, tenancytest.DSN(t))
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	select {
+	case <-listening:
+	case <-time.After(10 * time.Second):
+		t.Fatal("server B's change listener did not connect")
+	}
+
+	tn := tenancytest.NewTenant(t, tenancytest.DB(t))
+	path := tenantPath(tn.Alias)
+	admin := a.signedIn(t, a.newUser(t, "cache-admin", identity.RoleAdmin, "").Email)
+	// refusedOnB waits until B answers 401 to tok.
+	refusedOnB := func(what string, tok *browser) {
+		t.Helper()
+		deadline := time.Now().Add(2 * time.Second)
+		for {
+			r := tok.gql(path, brandsQuery, nil)
+			if r.Status == http.StatusUnauthorized {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: server B still answers %d two seconds later", what, r.Status)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+
+	t.Run("RevokedToken", func(t *testing.T) {
+		u := a.newUser(t, "cache-revoked", identity.RoleViewer, tn.Alias)
+		secret, tok, err := a.Store.CreateToken(ctx, u.ID, "cached", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		onB := b.bearer(t, secret)
+		onB.gql(path, brandsQuery, nil).mustOK(t) // B now keeps its principal
+		admin.gql("/admin/graphql", `mutation($id: ID!) { revokeApiToken(id: $id) { id } }`,
+			map[string]any{"id": strconv.FormatInt(tok.ID, 10)}).mustOK(t)
+		refusedOnB("revoked on A", onB)
+	})
+
+	t.Run("DeactivatedUser", func(t *testing.T) {
+		u := a.newUser(t, "cache-inactive", identity.RoleViewer, tn.Alias)
+		secret, _, err := a.Store.CreateToken(ctx, u.ID, "cached", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		onB := b.bearer(t, secret)
+		onB.gql(path, brandsQuery, nil).mustOK(t)
+		admin.gql("/admin/graphql", `mutation($e: String!) { setUserActive(email: $e, active: false) { active } }`,
+			map[string]any{"e": u.Email}).mustOK(t)
+		refusedOnB("deactivated on A", onB)
+	})
 }

@@ -72,6 +72,7 @@ func DefaultConfig() Config {
 		ShutdownTimeout:  10 * time.Second,
 		CheckInterval:    30 * time.Second,
 		MaxSchemas:       2000,
+		AuthCacheTTL:     10 * time.Second,
 		OIDCIssuer:       "https://accounts.google.com",
 	}
 }
@@ -107,7 +108,7 @@ func (c *Config) bindServe(fs *flagSet) {
 	fs.stringVar(&c.OIDCClientID, "oidc-client-id", "OIDC_CLIENT_ID", "OpenID Connect client id; empty turns Google sign-in off; the secret comes from env OIDC_CLIENT_SECRET only")
 	fs.stringVar(&c.AdminEmails, "admin-emails", "ADMIN_EMAILS", "comma-separated emails made admin at their first OpenID Connect sign-in")
 	c.OIDCClientSecret = os.Getenv("OIDC_CLIENT_SECRET")
-	fs.durationVar(&c.AuthCacheTTL, "auth-cache-ttl", "AUTH_CACHE_TTL", "keep a token's or session user's roles this long between checks (0, the default, is off); changes made through the API clear it on every replica at once, but a change made directly in SQL waits out the TTL")
+	fs.durationVar(&c.AuthCacheTTL, "auth-cache-ttl", "AUTH_CACHE_TTL", "keep a token's or session user's roles this long between checks (0 turns the cache off); changes made through the API clear it on every replica at once, but a change made directly in SQL waits out the TTL")
 	fs.intVar(&c.MaxSchemas, "max-schemas", "MAX_SCHEMAS", "most tenant schemas kept built; the least recently used are dropped")
 
 	fs.rule("listen-addr", checkListenAddr(&c.ListenAddr))
