@@ -4,6 +4,7 @@ import (
 	"database/sql"
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/graphql-go/graphql"
@@ -73,17 +74,34 @@ func kindOf(sqlType string) (kind, bool) {
 	return 0, false
 }
 
+// charLimit finds the length in "character varying(255)" or "character(2)".
+var charLimit = regexp.MustCompile(`^character(?: varying)?\((\d+)\)$`)
+
+// maxChars is the most characters a column of sqlType holds, or 0 for no
+// limit.
+func maxChars(sqlType string) int {
+	m := charLimit.FindStringSubmatch(sqlType)
+	if m == nil {
+		return 0
+	}
+	n, _ := strconv.Atoi(m[1])
+	return n
+}
+
 // graphQLName matches names GraphQL accepts and we can use as field names.
 var graphQLName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // column is one column a table exposes.
 type column struct {
-	name        string
-	quoted      string
-	kind        kind
-	notNull     bool
-	generated   bool // set by the server: id, user_id, timestamps
-	hasDefault  bool
+	name       string
+	quoted     string
+	kind       kind
+	notNull    bool
+	generated  bool // set by the server: id, user_id, timestamps
+	hasDefault bool
+	// maxChars is the length limit of a varchar or char column, checked
+	// before SQL so the error can name the field; 0 means none.
+	maxChars    int
 	description string
 }
 
@@ -146,6 +164,7 @@ func newTable(ct tenancy.Table) (*table, []string) {
 			notNull:     cc.NotNull,
 			generated:   serverSet[cc.Name],
 			hasDefault:  cc.Default != nil || cc.Identity,
+			maxChars:    maxChars(cc.SQLType),
 			description: baseDescriptions[cc.Name],
 		}
 		if cc.Extra != nil {

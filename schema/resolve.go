@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/graphql-go/graphql"
 	"github.com/graphql-go/graphql/language/ast"
@@ -237,6 +238,11 @@ func (b *builder) values(p graphql.ResolveParams, tbl *table, argName string) ([
 		}
 		if !ok || c.generated {
 			continue
+		}
+		if s, isStr := v.(string); isStr && c.maxChars > 0 {
+			if n := utf8.RuneCountInString(s); n > c.maxChars {
+				return nil, nil, UserError("field %q takes at most %d characters; got %d", c.name, c.maxChars, n)
+			}
 		}
 		cols = append(cols, c)
 		vals = append(vals, v)

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 
 	"tenantgraph/schema"
@@ -325,6 +326,25 @@ func TestServer_GraphQL(t *testing.T) {
 	})
 }
 
+// lockTable takes an ACCESS EXCLUSIVE lock on the tenant table, so every
+// query of it waits; release (also run when the test ends) lets go.
+func lockTable(t *testing.T, db *sqlx.DB, namespace, table string) (release func()) {
+	t.Helper()
+	tx, err := db.Beginx()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tx.Rollback() })
+	if _, err := tx.Exec(`LOCK TABLE ` + pq.QuoteIdentifier(namespace) + `.` + pq.QuoteIdentifier(table) + ` IN ACCESS EXCLUSIVE MODE`); err != nil {
+		t.Fatal(err)
+	}
+	return func() {
+		if err := tx.Rollback(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // TestServer_RequestTimeout checks that the request timeout bounds a
 // request as a whole, apart from the statement timeout: with statements
 // allowed 10 s, a request stuck behind a lock is cancelled at 300 ms with
@@ -340,14 +360,7 @@ func TestServer_RequestTimeout(t *testing.T) {
 	const q = `{ a: toyotaList { totalCount } b: fordList { totalCount } }`
 	srv.mustPost(t, tenant.Alias, q, nil, &struct{}{})
 
-	tx, err := db.Beginx()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback()
-	if _, err := tx.Exec(`LOCK TABLE ` + pq.QuoteIdentifier(tenant.Namespace) + `.ford IN ACCESS EXCLUSIVE MODE`); err != nil {
-		t.Fatal(err)
-	}
+	release := lockTable(t, db, tenant.Namespace, "ford")
 	start := time.Now()
 	res := srv.post(t, tenant.Alias, q, nil)
 	if d := time.Since(start); d > 5*time.Second {
@@ -356,9 +369,7 @@ func TestServer_RequestTimeout(t *testing.T) {
 	if !slices.Contains(res.codes(), schema.CodeTimeout) {
 		t.Fatalf("blocked request: %s, want a TIMEOUT error", res.Body)
 	}
-	if err := tx.Rollback(); err != nil {
-		t.Fatal(err)
-	}
+	release()
 	for range 3 {
 		srv.mustPost(t, tenant.Alias, q, nil, &struct{}{})
 	}
@@ -375,14 +386,7 @@ func TestServer_QueryTimeout(t *testing.T) {
 	const q = `{ toyotaList { totalCount items { id } } }`
 	srv.mustPost(t, tenant.Alias, q, nil, &struct{}{})
 
-	tx, err := db.Beginx()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback()
-	if _, err := tx.Exec(`LOCK TABLE ` + pq.QuoteIdentifier(tenant.Namespace) + `.toyota IN ACCESS EXCLUSIVE MODE`); err != nil {
-		t.Fatal(err)
-	}
+	release := lockTable(t, db, tenant.Namespace, "toyota")
 	start := time.Now()
 	res := srv.post(t, tenant.Alias, q, nil)
 	res.wantError(t, schema.CodeTimeout, "took too long")
@@ -394,9 +398,7 @@ func TestServer_QueryTimeout(t *testing.T) {
 	if d := time.Since(start); d > 4*time.Second {
 		t.Errorf("blocked query answered after %v, want about 300ms", d)
 	}
-	if err := tx.Rollback(); err != nil {
-		t.Fatal(err)
-	}
+	release()
 	for range 3 {
 		srv.mustPost(t, tenant.Alias, q, nil, &struct{}{})
 	}

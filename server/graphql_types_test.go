@@ -312,6 +312,7 @@ func TestServer_GraphQLColumnTypes(t *testing.T) {
 			{"Time24", `{model: "x", tm: "24:00:00"}`, nil, ``, schema.CodeValidation},
 			{"TimeVariable", `{model: "x", tm: $v}`, map[string]any{"v": "8am"}, `($v: Time)`, schema.CodeBadUserInput},
 			{"CharTooLong", `{model: "x", c: $v}`, map[string]any{"v": strings.Repeat("x", 256)}, `($v: String)`, schema.CodeBadUserInput},
+			{"CharTooLongLiteral", `{model: "x", c: "` + strings.Repeat("é", 256) + `"}`, nil, ``, schema.CodeBadUserInput},
 			{"TextNUL", `{model: "x", c: $v}`, map[string]any{"v": "a\x00b"}, `($v: String)`, schema.CodeBadUserInput},
 			{"DateYearZero", `{model: "x", d: "0000-01-01"}`, nil, ``, schema.CodeValidation},
 			{"DateYearZeroVariable", `{model: "x", d: $v}`, map[string]any{"v": "0000-12-31"}, `($v: Date)`, schema.CodeBadUserInput},
@@ -323,8 +324,9 @@ func TestServer_GraphQLColumnTypes(t *testing.T) {
 				res := srv.post(t, tenant.Alias, q, tt.vars)
 				res.wantError(t, tt.code)
 				if strings.Contains(tt.varDefs, "$v") && tt.code == schema.CodeBadUserInput &&
-					!strings.Contains(res.Errors[0].Message, "$v") && !strings.Contains(res.Errors[0].Message, "text value") {
-					t.Errorf("message %q does not name the variable $v", res.Errors[0].Message)
+					!strings.Contains(res.Errors[0].Message, "$v") && !strings.Contains(res.Errors[0].Message, "text value") &&
+					!strings.Contains(res.Errors[0].Message, `field "c"`) {
+					t.Errorf("message %q names neither the variable $v nor the field", res.Errors[0].Message)
 				}
 			})
 		}
