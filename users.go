@@ -54,17 +54,23 @@ func runUser(ctx context.Context, cfg Config, args []string, stdin io.Reader, st
 	return nil
 }
 
-// readPassword reads the first line of stdin, or "" when stdin is a
-// terminal or empty, in which case a password is generated.
+// readPassword reads the password, a single line, from stdin, or "" when
+// stdin is a terminal or empty, in which case a password is generated.
 func readPassword(stdin io.Reader) (string, error) {
 	if f, ok := stdin.(*os.File); ok {
 		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
 			return "", nil
 		}
 	}
-	line, err := bufio.NewReader(stdin).ReadString('\n')
+	r := bufio.NewReader(stdin)
+	line, err := r.ReadString('\n')
 	if err != nil && !errors.Is(err, io.EOF) {
 		return "", fmt.Errorf("read password: %w", err)
+	}
+	// More after the first line is likely a file piped by mistake; taking
+	// its first line silently would set a password nobody meant.
+	if rest, _ := r.Peek(1); len(rest) > 0 {
+		return "", errors.New("read password: stdin holds more than one line; give the password alone on one line")
 	}
 	return strings.TrimRight(line, "\r\n"), nil
 }

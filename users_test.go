@@ -86,6 +86,17 @@ func TestRunUser_Create(t *testing.T) {
 		}
 	})
 
+	t.Run("ErrSeveralLines", func(t *testing.T) {
+		t.Parallel()
+		email, _, err := create(t, "a-long-password\nsecond line\n")
+		if err == nil || !strings.Contains(err.Error(), "more than one line") {
+			t.Errorf("two lines on stdin: %v, want an error saying so", err)
+		}
+		if _, err := store.UserByEmail(ctx, email); !errors.Is(err, identity.ErrNotFound) {
+			t.Errorf("a user was created from two lines of stdin: %v", err)
+		}
+	})
+
 	t.Run("ErrDuplicate", func(t *testing.T) {
 		t.Parallel()
 		fast := identity.NewStore(tenancytest.DB(t))
