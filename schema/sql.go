@@ -205,11 +205,13 @@ func (t *table) scanRows(ctx context.Context, tx tenancy.Querier, q *query) ([]m
 	}
 	defer rows.Close()
 	out := []map[string]any{}
+	// One set of scan targets serves every row: scanValue copies each
+	// value out before the next Scan overwrites it.
 	dst := make([]any, len(t.columns))
+	for i, c := range t.columns {
+		dst[i] = scanTarget(c.kind)
+	}
 	for rows.Next() {
-		for i, c := range t.columns {
-			dst[i] = scanTarget(c.kind)
-		}
 		if err := rows.Scan(dst...); err != nil {
 			return nil, err
 		}
