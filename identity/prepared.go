@@ -32,16 +32,26 @@ type prepared struct {
 	stmt *sql.Stmt
 }
 
-// get returns the prepared statement, preparing it if needed.
+// get returns the prepared statement, preparing it if needed. It prepares
+// without holding the lock, so while the database is unreachable requests
+// fail side by side instead of queueing behind each other's attempts; of
+// two statements prepared at once, one is kept and the other closed.
 func (p *prepared) get(ctx context.Context) (*sql.Stmt, error) {
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.stmt != nil {
-		return p.stmt, nil
+	stmt := p.stmt
+	p.mu.Unlock()
+	if stmt != nil {
+		return stmt, nil
 	}
 	stmt, err := p.db.PrepareContext(ctx, p.text)
 	if err != nil {
 		return nil, err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.stmt != nil {
+		stmt.Close()
+		return p.stmt, nil
 	}
 	p.stmt = stmt
 	return stmt, nil

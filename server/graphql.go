@@ -85,6 +85,26 @@ func requestAlias(r *http.Request, baseDomain string) string {
 	return alias
 }
 
+// allowedTenant checks the caller (allowed), then finds the request's
+// country, writing the error response itself when either fails. The caller
+// comes first, so an anonymous client cannot tell which aliases exist.
+func (s *Server) allowedTenant(w http.ResponseWriter, r *http.Request) (*tenancy.Tenant, bool) {
+	if !s.allowed(w, r) {
+		return nil, false
+	}
+	t, err := s.tenant(r)
+	if errors.Is(err, tenancy.ErrNotFound) {
+		s.noTenant(w, r, err)
+		return nil, false
+	}
+	if err != nil {
+		s.logger.Error("tenant lookup", "err", err)
+		gqlError(w, r, http.StatusServiceUnavailable, schema.CodeInternal, "the server cannot reach its database")
+		return nil, false
+	}
+	return t, true
+}
+
 // noTenant answers 404 for a request whose country is unknown, or that
 // names none.
 func (s *Server) noTenant(w http.ResponseWriter, r *http.Request, err error) {
@@ -203,19 +223,8 @@ func (s *Server) graphql(w http.ResponseWriter, r *http.Request) {
 		s.graphiql(w, r)
 		return
 	}
-	// The caller is checked before the country, so an anonymous client
-	// cannot tell which aliases exist.
-	if !s.allowed(w, r) {
-		return
-	}
-	t, err := s.tenant(r)
-	if errors.Is(err, tenancy.ErrNotFound) {
-		s.noTenant(w, r, err)
-		return
-	}
-	if err != nil {
-		s.logger.Error("tenant lookup", "err", err)
-		gqlError(w, r, http.StatusServiceUnavailable, schema.CodeInternal, "the server cannot reach its database")
+	t, ok := s.allowedTenant(w, r)
+	if !ok {
 		return
 	}
 	req, ok := s.decodeRequest(w, r)
@@ -434,17 +443,8 @@ func (s *Server) writeResponse(w http.ResponseWriter, r *http.Request, resp *sch
 
 // sdl serves the tenant's schema as SDL.
 func (s *Server) sdl(w http.ResponseWriter, r *http.Request) {
-	if !s.allowed(w, r) {
-		return
-	}
-	t, err := s.tenant(r)
-	if errors.Is(err, tenancy.ErrNotFound) {
-		s.noTenant(w, r, err)
-		return
-	}
-	if err != nil {
-		s.logger.Error("tenant lookup", "err", err)
-		gqlError(w, r, http.StatusServiceUnavailable, schema.CodeInternal, "the server cannot reach its database")
+	t, ok := s.allowedTenant(w, r)
+	if !ok {
 		return
 	}
 	if !identity.FromContext(r.Context()).Can(t.ID, identity.RoleViewer) {
